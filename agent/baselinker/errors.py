@@ -1,0 +1,48 @@
+"""Errors of the BaseLinker API, sorted by what the caller must do about them."""
+
+from __future__ import annotations
+
+from agent.errors import RaksblError, RunAborted
+
+
+class BaseLinkerError(RaksblError):
+    """An answer (or a missing answer) from BaseLinker that is not SUCCESS."""
+
+    def __init__(self, message: str, *, code: str | None = None, method: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.method = method
+
+    def __str__(self) -> str:  # what a user reads
+        if self.code:
+            return f"BaseLinker ({self.method}): {self.message} [{self.code}]"
+        return f"BaseLinker ({self.method}): {self.message}"
+
+
+class AuthError(BaseLinkerError, RunAborted):
+    """The token is missing, wrong or the account is inactive: nothing will work until fixed."""
+
+
+class BlockedError(BaseLinkerError):
+    """The token (or account) is blocked for exceeding the request limit until ``until`` (epoch)."""
+
+    def __init__(self, message: str, *, until: float, code: str | None = None, method: str = ""):
+        super().__init__(message, code=code, method=method)
+        self.until = until
+
+
+class ApiRefusal(BaseLinkerError):
+    """BaseLinker refused this request (bad order, series, field ...): concerns one document."""
+
+
+class TransportError(BaseLinkerError):
+    """No usable answer: connection error, timeout, reset, 5xx or a body that is not JSON.
+
+    ``may_have_executed`` is False only when the request certainly never reached BaseLinker
+    (e.g. connection refused); then even a create call may be sent again.
+    """
+
+    def __init__(self, message: str, *, may_have_executed: bool = True, method: str = ""):
+        super().__init__(message, method=method)
+        self.may_have_executed = may_have_executed
