@@ -1,0 +1,82 @@
+"""The two secrets (BaseLinker token, RaksSQL password): OS keyring, environment overrides.
+
+They never go into the settings file or a log line. The environment variables exist for
+headless use (services, CI, tests): ``RAKSBL_BASELINKER_TOKEN`` and ``RAKSBL_RAKS_PASSWORD``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from agent.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "raksbl"
+BASELINKER_TOKEN = "baselinker-token"
+RAKS_PASSWORD = "raks-password"
+
+_ENV = {
+    BASELINKER_TOKEN: "RAKSBL_BASELINKER_TOKEN",
+    RAKS_PASSWORD: "RAKSBL_RAKS_PASSWORD",
+}
+_DESCRIPTION = {
+    BASELINKER_TOKEN: "token API BaseLinker",
+    RAKS_PASSWORD: "hasło do bazy RaksSQL",
+}
+
+
+def env_var(name: str) -> str:
+    return _ENV[name]
+
+
+def get_secret(name: str) -> str:
+    """Return the secret ``name``; ConfigError naming it (and where to put it) if it is missing."""
+    value = os.environ.get(_ENV[name])
+    if value:
+        return value
+    try:
+        import keyring
+
+        value = keyring.get_password(SERVICE, name)
+    except Exception as exc:  # no usable keyring backend (headless Linux without a secret service)
+        log.warning("OS keyring unavailable (%s); only %s can provide the secret", type(exc).__name__, _ENV[name])
+        value = None
+    if not value:
+        raise ConfigError(
+            f"Brak sekretu: {_DESCRIPTION[name]}. Zapisz go w Ustawieniach (magazyn haseł systemu, "
+            f"usługa '{SERVICE}', nazwa '{name}') albo ustaw zmienną środowiskową {_ENV[name]}.",
+            key=f"secret:{name}",
+        )
+    return value
+
+
+def has_secret(name: str) -> bool:
+    try:
+        get_secret(name)
+    except ConfigError:
+        return False
+    return True
+
+
+def set_secret(name: str, value: str) -> None:
+    """Store ``value`` in the OS keyring (an empty value deletes it)."""
+    import keyring
+
+    if name not in _ENV:
+        raise KeyError(name)
+    if value:
+        keyring.set_password(SERVICE, name, value)
+    else:
+        delete_secret(name)
+
+
+def delete_secret(name: str) -> None:
+    import keyring
+    from keyring.errors import PasswordDeleteError
+
+    try:
+        keyring.delete_password(SERVICE, name)
+    except PasswordDeleteError:
+        pass

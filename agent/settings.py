@@ -1,0 +1,348 @@
+"""Typed settings: the TOML file the settings dialog and outside tools write.
+
+The file is a contract (see README "Ustawienia / Settings"). Loading validates every key: an
+unknown key, a wrong type or an impossible value is a :class:`ConfigError` whose ``key`` names
+the setting (``raks.status_after_send``), so a typo never silently falls back to a default.
+
+Writing (:func:`update_settings`) re-reads the file, changes only the given keys with tomlkit
+(the user's comments and layout stay), writes a temporary file next to it and ``os.replace``s
+it, so a crash never leaves half a file. A file that does not parse is left untouched.
+Secrets never live here (see :mod:`agent.secrets`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.errors import ConfigError
+
+NUMBER_FIELDS = ("none", "extra_field_1", "extra_field_2")
+DOCUMENT_TYPES = ("FS", "PA")
+NOTIFICATION_MODES = ("all", "errors", "none")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MIN_INTERVAL_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class BaseLinkerSettings:
+    api_url: str = "https://api.baselinker.com/connector.php"
+    requests_per_minute: int = 100
+    invoice_series_id: int = 0
+    receipt_series_id: int = 0
+    number_field: str = "none"
+    order_status_on_success: int = 0
+    order_status_on_error: int = 0
+    timeout_seconds: int = 30
+    verify_order: bool = True
+
+    @property
+    def custom_field_id(self) -> int | None:
+        """The extra field id when ``number_field`` is ``custom:<id>``."""
+        if self.number_field.startswith("custom:"):
+            return int(self.number_field.split(":", 1)[1])
+        return None
+
+
+@dataclass(frozen=True)
+class RaksSettings:
+    database: str = "localhost:C:/RAKS/Data/F00001.fdb"
+    user: str = "SYSDBA"
+    charset: str = "WIN1250"
+    client_library: str = ""
+    statuses_to_send: tuple[int, ...] = (2,)
+    status_after_send: int = 3
+    status_on_error: int = 0
+    document_types: tuple[str, ...] = ("FS", "PA")
+    not_before: dt.date | None = None
+    order_id_pattern: str = r"\d+"
+    queries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    auto: bool = False
+    interval_seconds: int = 60
+    max_documents_per_run: int = 0
+    notifications: str = "all"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+    retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class Settings:
+    baselinker: BaseLinkerSettings = field(default_factory=BaseLinkerSettings)
+    raks: RaksSettings = field(default_factory=RaksSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    path: Path | None = None
+
+
+_SECTIONS: dict[str, type] = {
+    "baselinker": BaseLinkerSettings,
+    "raks": RaksSettings,
+    "sync": SyncSettings,
+    "log": LogSettings,
+}
+
+DEFAULT_SETTINGS_TEXT = """\
+# raksbl settings. Secrets (BaseLinker token, database password) are NOT kept here:
+# they live in the OS keyring (service "raksbl") or the RAKSBL_BASELINKER_TOKEN /
+# RAKSBL_RAKS_PASSWORD environment variables.
+
+[baselinker]
+api_url = "https://api.baselinker.com/connector.php"
+requests_per_minute = 100        # budget for this agent; lower it when the token is shared
+invoice_series_id = 0            # getSeries type INVOICE
+receipt_series_id = 0            # getSeries type RECEIPT
+number_field = "none"            # none | extra_field_1 | extra_field_2 | custom:<extra_field_id>
+order_status_on_success = 0      # 0 = leave the order status alone
+order_status_on_error = 0
+timeout_seconds = 30
+verify_order = true              # refuse when the order's buyer tax id / total disagree with the document
+
+[raks]
+database = "localhost:C:/RAKS/Data/F00001.fdb"   # host[/port]:path for a server, a bare path = embedded
+user = "SYSDBA"
+charset = "WIN1250"
+client_library = ""              # path to fbclient; empty = find it
+statuses_to_send = [2]           # GM_STATUSY_DOK ids
+status_after_send = 3
+status_on_error = 0              # 0 = leave the status unchanged on failure
+document_types = ["FS", "PA"]
+not_before = ""                  # "YYYY-MM-DD": ignore documents issued earlier ("" = no cut-over)
+order_id_pattern = '\\d+'         # regex applied to the order reference; first match (or group 1)
+
+# [raks.queries]                 # override any statement of the profile (see README)
+
+[sync]
+auto = false
+interval_seconds = 60
+max_documents_per_run = 0        # 0 = no cap
+notifications = "all"            # all | errors | none
+
+[log]
+level = "INFO"
+retention_days = 30
+"""
+
+
+def _type_name(tp: Any) -> str:
+    return {int: "liczba całkowita", bool: "true/false", str: "tekst"}.get(tp, str(tp))
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """Check ``value`` against the type of ``default``; return it in the dataclass's type."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"Ustawienie {key}: oczekiwano true/false, jest {value!r}.", key)
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"Ustawienie {key}: oczekiwano liczby całkowitej, jest {value!r}.", key)
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"Ustawienie {key}: oczekiwano tekstu, jest {value!r}.", key)
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, list):
+            raise ConfigError(f"Ustawienie {key}: oczekiwano listy, jest {value!r}.", key)
+        item_type = type(default[0]) if default else str
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, item_type):
+                raise ConfigError(
+                    f"Ustawienie {key}: każdy element musi być typu {_type_name(item_type)}, jest {item!r}.", key
+                )
+        return tuple(value)
+    raise AssertionError(f"unhandled default type for {key}")
+
+
+def _parse_date(key: str, value: Any) -> dt.date | None:
+    if value in ("", None):
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"Ustawienie {key}: oczekiwano daty RRRR-MM-DD albo \"\", jest {value!r}.", key)
+
+
+def _build_section(name: str, cls: type, table: dict[str, Any]) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] musi być sekcją (tabelą), jest {table!r}.", name)
+    defaults = cls()
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{name}.{key}"
+        if key not in known:
+            raise ConfigError(f"Nieznane ustawienie {full} (literówka?).", full)
+        if name == "raks" and key == "not_before":
+            values[key] = _parse_date(full, value)
+        elif name == "raks" and key == "queries":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"[{full}] musi zawierać teksty zapytań SQL.", full)
+            values[key] = dict(value)
+        else:
+            values[key] = _coerce(full, value, getattr(defaults, key))
+    return cls(**values)
+
+
+def _validate(settings: Settings) -> None:
+    bl, raks, sync, log_s = settings.baselinker, settings.raks, settings.sync, settings.log
+
+    def need(cond: bool, key: str, message: str) -> None:
+        if not cond:
+            raise ConfigError(f"Ustawienie {key}: {message}", key)
+
+    need(bl.api_url.startswith(("http://", "https://")), "baselinker.api_url", "adres musi zaczynać się od http:// lub https://.")
+    need(1 <= bl.requests_per_minute <= 1000, "baselinker.requests_per_minute", "podaj liczbę od 1 do 1000.")
+    need(bl.invoice_series_id >= 0, "baselinker.invoice_series_id", "nie może być ujemne.")
+    need(bl.receipt_series_id >= 0, "baselinker.receipt_series_id", "nie może być ujemne.")
+    need(
+        bl.number_field in NUMBER_FIELDS or re.fullmatch(r"custom:[1-9]\d*", bl.number_field) is not None,
+        "baselinker.number_field",
+        "dozwolone: none, extra_field_1, extra_field_2 albo custom:<id pola>.",
+    )
+    need(bl.order_status_on_success >= 0, "baselinker.order_status_on_success", "nie może być ujemne.")
+    need(bl.order_status_on_error >= 0, "baselinker.order_status_on_error", "nie może być ujemne.")
+    need(1 <= bl.timeout_seconds <= 600, "baselinker.timeout_seconds", "podaj liczbę sekund od 1 do 600.")
+    need(bool(raks.database.strip()), "raks.database", "podaj ścieżkę do bazy firmy.")
+    need(bool(raks.user.strip()), "raks.user", "podaj użytkownika bazy.")
+    need(bool(raks.statuses_to_send), "raks.statuses_to_send", "wybierz co najmniej jeden status.")
+    need(raks.status_after_send > 0, "raks.status_after_send", "wybierz status po wysłaniu.")
+    need(
+        raks.status_after_send not in raks.statuses_to_send,
+        "raks.status_after_send",
+        "status po wysłaniu nie może być jednym ze statusów do wysłania (dokument wysyłałby się w kółko).",
+    )
+    need(
+        raks.status_on_error == 0 or raks.status_on_error not in raks.statuses_to_send,
+        "raks.status_on_error",
+        "status błędu nie może być jednym ze statusów do wysłania.",
+    )
+    need(bool(raks.document_types), "raks.document_types", "wybierz co najmniej jeden typ dokumentu.")
+    for t in raks.document_types:
+        need(t in DOCUMENT_TYPES, "raks.document_types", f"nieznany typ {t!r}; dozwolone: {', '.join(DOCUMENT_TYPES)}.")
+    try:
+        re.compile(raks.order_id_pattern)
+    except re.error as exc:
+        raise ConfigError(f"Ustawienie raks.order_id_pattern: niepoprawne wyrażenie ({exc}).", "raks.order_id_pattern")
+    need(
+        sync.interval_seconds >= MIN_INTERVAL_SECONDS,
+        "sync.interval_seconds",
+        f"najmniej {MIN_INTERVAL_SECONDS} sekund.",
+    )
+    need(sync.max_documents_per_run >= 0, "sync.max_documents_per_run", "nie może być ujemne (0 = bez limitu).")
+    need(sync.notifications in NOTIFICATION_MODES, "sync.notifications", "dozwolone: all, errors, none.")
+    need(log_s.level.upper() in LOG_LEVELS, "log.level", f"dozwolone: {', '.join(LOG_LEVELS)}.")
+    need(1 <= log_s.retention_days <= 3650, "log.retention_days", "podaj liczbę dni od 1 do 3650.")
+
+
+def parse_settings(text: str, path: Path | None = None) -> Settings:
+    """Parse and validate settings text (the whole file)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Plik ustawień {path or ''} ma błąd składni: {exc}", "file") from None
+    sections: dict[str, Any] = {}
+    for name, table in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"Nieznana sekcja [{name}] w pliku ustawień.", name)
+        sections[name] = _build_section(name, _SECTIONS[name], table)
+    settings = Settings(path=path, **sections)
+    _validate(settings)
+    return settings
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Load the settings file (see :func:`agent.paths.config_path` for which one)."""
+    from agent.paths import config_path
+
+    p = config_path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"Brak pliku ustawień {p}. Otwórz Ustawienia albo utwórz go poleceniem 'raksbl init'.", "file"
+        ) from None
+    return parse_settings(text, p)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_default_settings(path: Path, **changes: Any) -> None:
+    """Create a settings file from the commented template (refuses to overwrite)."""
+    if path.exists():
+        raise ConfigError(f"Plik ustawień {path} już istnieje.", "file")
+    _atomic_write(path, DEFAULT_SETTINGS_TEXT)
+    if changes:
+        update_settings(path, changes)
+
+
+def _to_toml_value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if value is None:
+        return ""
+    return value
+
+
+def update_settings(path: Path, changes: dict[str, Any]) -> Settings:
+    """Set ``changes`` (``{"sync.auto": True, "raks.queries.pending_documents": "..."}``) in the file.
+
+    The result is validated before anything is written; the user's comments and other keys stay.
+    Returns the new settings.
+    """
+    import tomlkit
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_SETTINGS_TEXT
+    try:
+        doc = tomlkit.parse(text)
+    except Exception as exc:
+        raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
+    for dotted, value in changes.items():
+        parts = dotted.split(".")
+        table = doc
+        for part in parts[:-1]:
+            if part not in table:
+                table[part] = tomlkit.table()
+            table = table[part]
+        table[parts[-1]] = _to_toml_value(value)
+    new_text = tomlkit.dumps(doc)
+    settings = parse_settings(new_text, path)  # never write something that would not load
+    _atomic_write(path, new_text)
+    return settings
