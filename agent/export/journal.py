@@ -1,0 +1,220 @@
+"""The local journal: one row per RaksSQL document, its progress and its recovery points.
+
+SQLite in the data dir, WAL mode, ``synchronous=FULL``: a state written here survives a crash
+or a power cut the moment :meth:`Journal.mark` returns. States, in protocol order::
+
+    pending ─► creating ─► created ─► attached ─► bl_done ─► done
+                  │            (the BaseLinker invoice/receipt id is known from "created" on)
+                  └─ a create call was sent and its outcome is unknown until looked up
+    failed     the last attempt failed for a reason the user can fix; retried on the next run
+    in_doubt   a state the agent cannot settle by itself; never retried until the user says so
+    skipped    the user said "never send this one"
+
+The journal is an optimisation and a history, not the only guard against duplicates: the
+protocol always checks BaseLinker (an invoice carrying our external number is ours) and the
+RaksSQL status, so a deleted journal never leads to a second invoice (see protocol.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+STATES = ("pending", "creating", "created", "attached", "bl_done", "done", "failed", "in_doubt", "skipped")
+# States from which the next run continues the protocol where it stopped.
+IN_PROGRESS = ("creating", "created", "attached", "bl_done")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    id          INTEGER PRIMARY KEY,
+    database    TEXT NOT NULL,
+    doc_type    TEXT NOT NULL,
+    raks_id     INTEGER NOT NULL,
+    number      TEXT NOT NULL,
+    order_id    INTEGER,
+    state       TEXT NOT NULL,
+    bl_doc_id   INTEGER,
+    bl_number   TEXT,
+    error       TEXT,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    retry_allowed INTEGER NOT NULL DEFAULT 0,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    sent_at     REAL,
+    UNIQUE (database, doc_type, raks_id)
+);
+CREATE INDEX IF NOT EXISTS documents_updated ON documents (updated_at);
+CREATE TABLE IF NOT EXISTS history (
+    id        INTEGER PRIMARY KEY,
+    doc       INTEGER NOT NULL REFERENCES documents(id),
+    at        REAL NOT NULL,
+    run_id    TEXT,
+    state     TEXT NOT NULL,
+    message   TEXT
+);
+CREATE INDEX IF NOT EXISTS history_doc ON history (doc);
+"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    database: str
+    doc_type: str
+    raks_id: int
+    number: str
+    order_id: int | None
+    state: str
+    bl_doc_id: int | None
+    bl_number: str | None
+    error: str | None
+    attempts: int
+    retry_allowed: bool
+    created_at: float
+    updated_at: float
+    sent_at: float | None
+
+
+class Journal:
+    """Thread-safe access to the journal file (one connection, serialised)."""
+
+    def __init__(self, path: Path | str, *, clock=time.time):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        self._db.executescript(_SCHEMA)
+
+    def now(self) -> float:
+        return self._clock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @staticmethod
+    def _entry(row: sqlite3.Row | None) -> JournalEntry | None:
+        if row is None:
+            return None
+        data = dict(row)
+        data["retry_allowed"] = bool(data["retry_allowed"])
+        return JournalEntry(**data)
+
+    def get(self, database: str, doc_type: str, raks_id: int) -> JournalEntry | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM documents WHERE database=? AND doc_type=? AND raks_id=?", (database, doc_type, raks_id)
+            ).fetchone()
+        return self._entry(row)
+
+    def by_id(self, entry_id: int) -> JournalEntry | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM documents WHERE id=?", (entry_id,)).fetchone()
+        return self._entry(row)
+
+    def ensure(self, database: str, doc_type: str, raks_id: int, number: str, order_id: int | None) -> JournalEntry:
+        """The entry for this document, created in state ``pending`` if new (number/order refreshed)."""
+        now = self._clock()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO documents (database, doc_type, raks_id, number, order_id, state, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,'pending',?,?)"
+                " ON CONFLICT (database, doc_type, raks_id) DO UPDATE SET number=excluded.number,"
+                " order_id=excluded.order_id",
+                (database, doc_type, raks_id, number, order_id, now, now),
+            )
+            entry = self.get(database, doc_type, raks_id)
+        assert entry is not None
+        return entry
+
+    def mark(
+        self,
+        entry: JournalEntry,
+        state: str,
+        *,
+        run_id: str | None = None,
+        message: str | None = None,
+        **fields,
+    ) -> JournalEntry:
+        """Durably move ``entry`` to ``state`` (a recovery point) and record it in the history."""
+        if state not in STATES:
+            raise ValueError(state)
+        allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"unknown journal fields {unknown}")
+        now = self._clock()
+        sets = ["state=?", "updated_at=?"]
+        values: list = [state, now]
+        if state in ("done", "bl_done", "attached", "created") and "error" not in fields:
+            fields["error"] = None
+        for key, value in fields.items():
+            sets.append(f"{key}=?")
+            values.append(int(value) if isinstance(value, bool) else value)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(f"UPDATE documents SET {', '.join(sets)} WHERE id=?", (*values, entry.id))
+                self._db.execute(
+                    "INSERT INTO history (doc, at, run_id, state, message) VALUES (?,?,?,?,?)",
+                    (entry.id, now, run_id, state, message if message is not None else fields.get("error")),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            updated = self.by_id(entry.id)
+        assert updated is not None
+        return updated
+
+    def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
+        where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [self._entry(r) for r in rows]  # type: ignore[misc]
+
+    def history(self, entry_id: int) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM history WHERE doc=? ORDER BY id", (entry_id,)).fetchall()
+        return [dict(r) for r in rows]
+
+    def allow_retry(self, entry_id: int) -> JournalEntry:
+        """The user asks to try a failed / in-doubt / skipped document again."""
+        entry = self.by_id(entry_id)
+        if entry is None:
+            raise KeyError(entry_id)
+        if entry.state == "done":
+            raise ValueError("document already sent")
+        # A skipped or failed document simply starts again; an in-doubt one keeps its recovery
+        # point but is allowed one more attempt, which re-checks BaseLinker before any create.
+        next_state = "pending" if entry.state == "skipped" else entry.state
+        return self.mark(entry, next_state, retry_allowed=True, message="ponowienie na żądanie użytkownika")
+
+    def skip(self, entry_id: int) -> JournalEntry:
+        entry = self.by_id(entry_id)
+        if entry is None:
+            raise KeyError(entry_id)
+        if entry.state == "done":
+            raise ValueError("document already sent")
+        return self.mark(entry, "skipped", message="pominięty na żądanie użytkownika")
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
+        return {r[0]: r[1] for r in rows}

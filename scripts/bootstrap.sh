@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install what raksbl needs on a fresh Debian/Ubuntu machine, then a virtualenv in .venv.
+# Usage: scripts/bootstrap.sh demo|test|build   (idempotent; quick when everything is there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+purpose="${1:-demo}"
+
+packages=(python3 python3-venv python3-tk firebird3.0-server-core libfbclient2 firebird3.0-utils)
+if [ "$purpose" = test ] || [ "$purpose" = build ]; then
+  packages+=(firebird3.0-server xvfb xdotool trayer imagemagick dunst libnotify-bin dbus-x11 x11-utils)
+fi
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  echo "Installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python="${PYTHON:-python3}"
+extras="test"
+[ "$purpose" = build ] && extras="test,build"
+stamp=".venv/.raksbl-installed-$extras"
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "Installing Python packages into .venv ..."
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[$extras]"
+  touch "$stamp"
+fi

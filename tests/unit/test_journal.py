@@ -1,0 +1,64 @@
+"""Journal: durable recovery points, history, and the user's retry/skip actions."""
+
+import subprocess
+import sys
+
+import pytest
+
+from agent.export.journal import Journal
+
+
+@pytest.fixture
+def journal(tmp_path):
+    with Journal(tmp_path / "journal.sqlite3") as j:
+        yield j
+
+
+def test_ensure_is_idempotent_and_refreshes_number(journal):
+    a = journal.ensure("db", "FS", 7, "FS 1/2026", 111)
+    b = journal.ensure("db", "FS", 7, "FS 1/2026 poprawiony", 112)
+    assert a.id == b.id
+    assert b.state == "pending" and b.number == "FS 1/2026 poprawiony" and b.order_id == 112
+    other_db = journal.ensure("other", "FS", 7, "FS 1/2026", 111)
+    assert other_db.id != a.id  # two company databases never share entries
+
+
+def test_mark_records_state_fields_and_history(journal):
+    e = journal.ensure("db", "PA", 3, "PA 3/2026", 5)
+    e = journal.mark(e, "creating", run_id="r1")
+    e = journal.mark(e, "created", run_id="r1", bl_doc_id=900)
+    e = journal.mark(e, "failed", run_id="r1", error="zamówienie 5 nie istnieje")
+    assert (e.state, e.bl_doc_id, e.error) == ("failed", 900, "zamówienie 5 nie istnieje")
+    assert [h["state"] for h in journal.history(e.id)] == ["creating", "created", "failed"]
+    assert journal.recent(failed_only=True)[0].id == e.id
+    with pytest.raises(ValueError):
+        journal.mark(e, "nonsense")
+
+
+def test_state_survives_a_killed_process(tmp_path):
+    path = tmp_path / "j.sqlite3"
+    code = (
+        "import os, signal; from agent.export.journal import Journal;"
+        f"j = Journal({str(path)!r}); e = j.ensure('db','FS',1,'FS 1',2);"
+        "j.mark(e, 'created', bl_doc_id=44); os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code])
+    assert proc.returncode != 0
+    with Journal(path) as j:
+        e = j.get("db", "FS", 1)
+        assert e.state == "created" and e.bl_doc_id == 44
+
+
+def test_retry_and_skip(journal):
+    e = journal.ensure("db", "FS", 1, "FS 1", 2)
+    e = journal.mark(e, "in_doubt", error="2 faktury bez pliku")
+    retried = journal.allow_retry(e.id)
+    assert retried.state == "in_doubt" and retried.retry_allowed  # keeps its recovery point
+    skipped = journal.skip(e.id)
+    assert skipped.state == "skipped"
+    assert journal.allow_retry(e.id).state == "pending"
+    done = journal.mark(journal.by_id(e.id), "done")
+    with pytest.raises(ValueError):
+        journal.skip(done.id)
+    with pytest.raises(KeyError):
+        journal.allow_retry(12345)
