@@ -1,0 +1,628 @@
+"""Automatic sync: one export run at a time, on a timer, pausable, with a live interval.
+
+The algorithm and its invariants:
+
+* **Single flight.** At most one run exists at any moment. A trigger that arrives while a run is
+  in progress is *coalesced*: the timer skips quietly, :meth:`AutoSync.run_now` returns ``False``
+  and publishes :class:`RunCoalesced` so the UI can say "trwa wysyłanie".
+* **Timer.** While automatic sync is on, a ``schedule`` job in a private ``schedule.Scheduler``
+  fires every ``[sync] interval_seconds``. The job is clocked by the injected *monotonic* clock,
+  so a wall-clock jump (DST, NTP, a user changing the time) never stalls or floods the timer.
+  The period restarts when a run finishes (next run = end of the last run + interval): a run
+  longer than the interval never produces back-to-back runs.
+* **Live settings.** Every tick asks ``settings_provider`` for the settings (``SettingsFile``
+  re-reads the file only when it changed on disk). A changed file re-applies ``[sync] auto`` and
+  the interval at once, without a restart. :meth:`pause`, :meth:`resume`, :meth:`set_interval`
+  and :meth:`reload` change the same runtime state directly.
+* **Failures never stop the timer.** A run that raises is logged, remembered as ``last_error``
+  and published as :class:`RunError`; the next tick runs as usual.
+* **Stopping.** :meth:`stop` sets the cancel ``Event`` handed to the run function (the run stops
+  at its next recovery point, never in the middle of a document) and joins the threads.
+
+All threading goes through one seam, ``start_thread(target, *args, name=...)``; tests pass a
+synchronous one and a fake clock and call :meth:`tick` themselves. This module never imports a
+GUI toolkit: the tray (``ui/``) and ``raksbl run`` (:func:`run_headless`) both drive it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import schedule
+
+from agent.errors import Cancelled, ConfigError, RunAborted
+from agent.export.events import EventBus, RunFinished
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_ALREADY_RUNNING = 3
+
+RunFn = Callable[..., Any]
+
+
+# --------------------------------------------------------------------------------------------
+# Events published by the scheduler (next to the export's own events on the same bus)
+
+
+@dataclass(frozen=True)
+class RunCoalesced:
+    """A trigger arrived while a run was in progress; no second run was started."""
+
+    trigger: str
+
+
+@dataclass(frozen=True)
+class RunError:
+    """A run could not be done: ``kind`` is ``config`` | ``aborted`` | ``cancelled`` | ``crash``."""
+
+    trigger: str
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AutoSyncState:
+    """A snapshot of the scheduler for the tray's icon, tooltip and menu."""
+
+    configured: bool
+    config_error: str | None
+    paused: bool
+    running: bool
+    trigger: str | None  # of the run in progress
+    interval_seconds: int | None
+    next_run_at: float | None  # wall-clock epoch seconds; None when paused/unconfigured/stopped
+    last_summary: Any | None
+    last_error: str | None
+    last_finished_at: float | None  # wall-clock epoch seconds
+    stopping: bool = False
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failures, documents in doubt, an aborted run, a run error or broken settings."""
+        if self.config_error or self.last_error:
+            return True
+        return summary_needs_attention(self.last_summary)
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    state: AutoSyncState
+
+
+def summary_needs_attention(summary: Any | None) -> bool:
+    if summary is None:
+        return False
+    return bool(
+        getattr(summary, "failed", None) or getattr(summary, "in_doubt", None) or getattr(summary, "aborted", None)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Seams
+
+
+def start_daemon_thread(target: Callable[..., Any], *args: Any, name: str | None = None) -> threading.Thread:
+    """The production ``start_thread``: a daemon thread (a stuck network call never blocks exit)."""
+    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def _default_run_fn() -> RunFn:
+    from agent.export.run import run_export  # lazy: the engine pulls in fdb/requests
+
+    return run_export
+
+
+class SettingsFile:
+    """A ``settings_provider`` that re-reads the settings file only when it changed on disk.
+
+    Calling it returns the current :class:`~agent.settings.Settings` or raises
+    :class:`ConfigError` (missing file, syntax error, invalid value) - the same object is
+    returned while the file is unchanged, so callers can compare by identity.
+    """
+
+    def __init__(self, path: Path | str | None = None, loader: Callable[[Path], Any] | None = None):
+        from agent.paths import config_path
+
+        self.path = config_path(path)
+        self._loader = loader
+        self._stamp: tuple[int, int] | None = None
+        self._settings: Any | None = None
+        self._error: ConfigError | None = None
+
+    def _load(self) -> Any:
+        if self._loader is not None:
+            return self._loader(self.path)
+        from agent.settings import load_settings
+
+        return load_settings(self.path)
+
+    def __call__(self) -> Any:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is None or stamp != self._stamp or (self._settings is None and self._error is None):
+            self._stamp = stamp
+            try:
+                self._settings, self._error = self._load(), None
+            except ConfigError as exc:
+                self._settings, self._error = None, exc
+        if self._error is not None:
+            raise self._error
+        return self._settings
+
+    def invalidate(self) -> None:
+        """Force a re-read on the next call (after this process wrote the file itself)."""
+        self._stamp = None
+        self._settings = None
+        self._error = None
+
+
+# --------------------------------------------------------------------------------------------
+
+_MONO_EPOCH = dt.datetime(2000, 1, 1)
+
+
+class _ClockedJob(schedule.Job):
+    """A ``schedule`` interval job that reads an injected (monotonic) clock instead of ``now()``."""
+
+    def __init__(self, interval: int, scheduler: schedule.Scheduler, now: Callable[[], dt.datetime]):
+        super().__init__(interval, scheduler)
+        self._now = now
+
+    @property
+    def should_run(self) -> bool:
+        return self._now() >= self.next_run
+
+    def _schedule_next_run(self) -> None:
+        self.next_run = self._now() + dt.timedelta(seconds=self.interval)
+
+
+class AutoSync:
+    """The timer that runs exports: single flight, pause/resume, live interval, clean stop.
+
+    ``settings_provider()`` returns the settings or raises :class:`ConfigError`;
+    ``run_fn(settings, *, trigger, bus, cancel)`` does one run and returns its summary
+    (default: :func:`agent.export.run.run_export`, imported on first use).
+    ``always_on=True`` ignores ``[sync] auto`` (``raksbl run``: a service that is running is meant
+    to sync).
+    """
+
+    def __init__(
+        self,
+        settings_provider: Callable[[], Any],
+        run_fn: RunFn | None = None,
+        *,
+        bus: EventBus | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        start_thread: Callable[..., Any] = start_daemon_thread,
+        first_run_delay: float = 5.0,
+        poll_seconds: float = 1.0,
+        always_on: bool = False,
+    ):
+        self._provider = settings_provider
+        self._run_fn = run_fn
+        self.bus = bus if bus is not None else EventBus()
+        self._clock = clock
+        self._wall = wall_clock
+        self._start_thread = start_thread
+        self.first_run_delay = first_run_delay
+        self.poll_seconds = poll_seconds
+        self.always_on = always_on
+
+        self._lock = threading.RLock()
+        self._scheduler = schedule.Scheduler()
+        self._job: _ClockedJob | None = None
+        self._first_run_pending = False
+        self._due = False
+        self._cancel = threading.Event()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._loop_thread: Any = None
+        self._run_thread: Any = None
+
+        self._settings: Any | None = None
+        self._config_error: str | None = None
+        self._paused = True
+        self._interval: int | None = None
+        self._running = False
+        self._trigger: str | None = None
+        self._last_summary: Any | None = None
+        self._last_error: str | None = None
+        self._last_finished_at: float | None = None
+        self.runs_started = 0
+
+    # ---------------------------------------------------------------- state
+
+    def _mono_now(self) -> dt.datetime:
+        return _MONO_EPOCH + dt.timedelta(seconds=self._clock())
+
+    def state(self) -> AutoSyncState:
+        with self._lock:
+            next_run_at = None
+            if self._job is not None and not self._stopping.is_set():
+                delta = (self._job.next_run - self._mono_now()).total_seconds()
+                next_run_at = self._wall() + max(0.0, delta)
+            return AutoSyncState(
+                configured=self._settings is not None,
+                config_error=self._config_error,
+                paused=self._paused,
+                running=self._running,
+                trigger=self._trigger,
+                interval_seconds=self._interval,
+                next_run_at=next_run_at,
+                last_summary=self._last_summary,
+                last_error=self._last_error,
+                last_finished_at=self._last_finished_at,
+                stopping=self._stopping.is_set(),
+            )
+
+    @property
+    def settings(self) -> Any | None:
+        """The settings last applied (``None`` while unconfigured)."""
+        return self._settings
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def seconds_until_next_run(self) -> float | None:
+        with self._lock:
+            if self._job is None:
+                return None
+            return max(0.0, (self._job.next_run - self._mono_now()).total_seconds())
+
+    def _publish_state(self) -> None:
+        self.bus.publish(StateChanged(self.state()))
+
+    # ---------------------------------------------------------------- settings
+
+    def refresh_settings(self) -> None:
+        """Ask the provider for the settings; apply them if they changed."""
+        try:
+            settings = self._provider()
+        except ConfigError as exc:
+            self._apply(None, exc.user_message)
+        except Exception as exc:  # a provider bug must not kill the timer
+            log.exception("reading the settings failed")
+            self._apply(None, f"Nie udało się wczytać ustawień: {exc}")
+        else:
+            self._apply(settings, None)
+
+    def reload(self, settings: Any) -> None:
+        """Apply ``settings`` now (the tray calls this after it saved the file)."""
+        self._apply(settings, None)
+
+    def _apply(self, settings: Any | None, error: str | None) -> None:
+        with self._lock:
+            if settings is self._settings and error == self._config_error:
+                return
+            if settings is not None and settings == self._settings and error == self._config_error:
+                self._settings = settings
+                return
+            self._settings, self._config_error = settings, error
+            if settings is None:
+                if error:
+                    log.warning("settings unusable, automatic sync stopped: %s", error)
+                self._interval = None
+                self._cancel_job()
+            else:
+                self._paused = not (settings.sync.auto or self.always_on)
+                self._set_interval_locked(settings.sync.interval_seconds)
+                self._update_job()
+        self._publish_state()
+
+    def pause(self) -> None:
+        """Stop the timer (a run in progress finishes; manual runs still work)."""
+        with self._lock:
+            self._paused = True
+            self._update_job()
+        log.info("automatic sync paused")
+        self._publish_state()
+
+    def resume(self) -> None:
+        """Start the timer again (first run after ``first_run_delay``)."""
+        with self._lock:
+            self._paused = False
+            self._update_job()
+        log.info("automatic sync resumed")
+        self._publish_state()
+        self._wake.set()
+
+    def set_interval(self, seconds: int) -> None:
+        """Change the interval now: the next run is due ``seconds`` after the current period began."""
+        with self._lock:
+            self._set_interval_locked(seconds)
+        self._publish_state()
+        self._wake.set()
+
+    def _set_interval_locked(self, seconds: int) -> None:
+        seconds = int(seconds)
+        if seconds <= 0:
+            raise ValueError("interval must be positive")
+        old = self._interval
+        self._interval = seconds
+        job = self._job
+        if job is None or old == seconds:
+            return
+        if not self._first_run_pending:
+            period_start = job.next_run - dt.timedelta(seconds=job.interval)
+            job.next_run = period_start + dt.timedelta(seconds=seconds)
+        job.interval = seconds
+        log.info("automatic sync interval changed to %d s", seconds)
+
+    def _update_job(self) -> None:
+        want = self._settings is not None and not self._paused and not self._stopping.is_set()
+        if not want:
+            self._cancel_job()
+            return
+        if self._job is None:
+            job = _ClockedJob(self._interval or 60, self._scheduler, self._mono_now)
+            job.seconds.do(self._on_timer)
+            job.next_run = self._mono_now() + dt.timedelta(seconds=self.first_run_delay)
+            self._first_run_pending = True
+            self._job = job
+
+    def _cancel_job(self) -> None:
+        if self._job is not None:
+            self._scheduler.cancel_job(self._job)
+            self._job = None
+        self._first_run_pending = False
+
+    # ---------------------------------------------------------------- running
+
+    def _on_timer(self) -> None:
+        # Called by schedule inside tick() with the lock held: only note it, launch outside.
+        self._due = True
+        self._first_run_pending = False
+
+    def tick(self) -> bool:
+        """Re-read settings, fire the timer if due. Returns True when a timer run was started."""
+        if self._stopping.is_set():
+            return False
+        self.refresh_settings()
+        with self._lock:
+            self._due = False
+            self._scheduler.run_pending()
+            due = self._due
+        if not due:
+            return False
+        return self._launch("auto")
+
+    def run_now(self, trigger: str = "manual") -> bool:
+        """Start a run now unless one is in progress (then coalesce: publish RunCoalesced, return False)."""
+        if self._settings is None:
+            self.refresh_settings()
+        return self._launch(trigger)
+
+    def _launch(self, trigger: str) -> bool:
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            coalesced = self._running
+            settings = self._settings
+            error = self._config_error
+            if not coalesced and settings is not None:
+                self._running = True
+                self._trigger = trigger
+                self.runs_started += 1
+        if coalesced:
+            log.info("%s trigger while a run is in progress: coalesced", trigger)
+            if trigger != "auto":
+                self.bus.publish(RunCoalesced(trigger))
+            return False
+        if settings is None:
+            message = error or "Program nie jest skonfigurowany."
+            if trigger != "auto":
+                self.bus.publish(RunError(trigger, "config", message))
+            return False
+        self._publish_state()
+        try:
+            thread = self._start_thread(self._run_once, settings, trigger, name="raksbl-run")
+        except BaseException:
+            with self._lock:
+                self._running = False
+                self._trigger = None
+            raise
+        if isinstance(thread, threading.Thread):
+            self._run_thread = thread
+        return True
+
+    def _run_once(self, settings: Any, trigger: str) -> None:
+        summary: Any | None = None
+        error: RunError | None = None
+        try:
+            run_fn = self._run_fn or _default_run_fn()
+            summary = run_fn(settings, trigger=trigger, bus=self.bus, cancel=self._cancel)
+        except ConfigError as exc:
+            log.warning("run (%s) not possible: %s", trigger, exc.user_message)
+            error = RunError(trigger, "config", exc.user_message)
+        except RunAborted as exc:
+            log.warning("run (%s) aborted: %s", trigger, exc.user_message)
+            error = RunError(trigger, "aborted", exc.user_message)
+        except Cancelled as exc:
+            log.info("run (%s) cancelled: %s", trigger, exc.user_message)
+            error = RunError(trigger, "cancelled", exc.user_message)
+        except Exception as exc:
+            log.exception("run (%s) failed with an unexpected error", trigger)
+            error = RunError(trigger, "crash", f"Nieoczekiwany błąd: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._running = False
+                self._trigger = None
+                self._last_finished_at = self._wall()
+                if error is None:
+                    self._last_summary = summary
+                    self._last_error = None
+                elif error.kind != "cancelled":
+                    self._last_error = error.message
+                if self._job is not None:
+                    # The period restarts at the end of a run: long runs never go back to back.
+                    self._job.next_run = self._mono_now() + dt.timedelta(seconds=self._job.interval)
+                    self._first_run_pending = False
+            if error is not None:
+                self.bus.publish(error)
+            self._publish_state()
+            self._wake.set()
+
+    # ---------------------------------------------------------------- loop
+
+    def start(self) -> None:
+        """Apply the settings and start the timer thread (production use)."""
+        self.refresh_settings()
+        self._loop_thread = self._start_thread(self._loop, name="raksbl-timer")
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("timer tick failed")
+            delay = self.poll_seconds
+            until_next = self.seconds_until_next_run()
+            if until_next is not None:
+                delay = min(delay, until_next)
+            self._wake.wait(max(0.05, delay))
+            self._wake.clear()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no run is in progress (True) or the timeout passed (False)."""
+        thread = self._run_thread
+        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+            thread.join(timeout)
+        return not self._running
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """Stop the timer, ask a run in progress to stop at its next recovery point, join.
+
+        Returns True when nothing is running any more.
+        """
+        with self._lock:
+            self._stopping.set()
+            self._cancel.set()
+            self._cancel_job()
+        self._wake.set()
+        log.info("automatic sync stopping")
+        if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for thread in (self._loop_thread, self._run_thread):
+                if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
+                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    thread.join(remaining)
+        self._publish_state()
+        return not self._running
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        return self._cancel
+
+
+# --------------------------------------------------------------------------------------------
+# `raksbl run`
+
+
+def _log_events(event: object) -> None:
+    if isinstance(event, RunFinished):
+        s = event.summary
+        log.info(
+            "run finished: sent %d, failed %d, in doubt %d, deferred %d%s",
+            len(getattr(s, "sent", []) or []),
+            len(getattr(s, "failed", []) or []),
+            len(getattr(s, "in_doubt", []) or []),
+            len(getattr(s, "deferred", []) or []),
+            f", aborted: {s.aborted}" if getattr(s, "aborted", None) else "",
+        )
+    elif isinstance(event, RunError):
+        log.warning("run (%s) %s: %s", event.trigger, event.kind, event.message)
+
+
+def run_headless(
+    config_path: str | None,
+    *,
+    run_fn: RunFn | None = None,
+    stop_event: threading.Event | None = None,
+    stop_timeout: float = 120.0,
+) -> int:
+    """``raksbl run``: the tray's scheduler without a tray, until SIGTERM / Ctrl+C.
+
+    Takes the single-instance lock first (exit 3 naming the running PID), logs to the same
+    rotating files as the tray, runs on the timer whatever ``[sync] auto`` says (a service is
+    started to sync), and on a stop signal lets the run in progress reach a recovery point.
+    Returns 0 after a clean stop, 2 when the settings cannot be loaded at start.
+    """
+    from agent.instance import AlreadyRunning, InstanceLock
+    from agent.logs import setup_logging
+
+    provider = SettingsFile(config_path)
+    lock = InstanceLock()
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        print(exc.user_message, file=sys.stderr)
+        return EXIT_ALREADY_RUNNING
+    try:
+        try:
+            settings = provider()
+        except ConfigError as exc:
+            setup_logging(console=True)
+            log.error("cannot start: %s", exc.user_message)
+            print(exc.user_message, file=sys.stderr)
+            return EXIT_CONFIG
+        log_file = setup_logging(settings.log.level, settings.log.retention_days, console=True)
+        log.info(
+            "raksbl run: pid %d, settings %s, log %s, every %d s",
+            os.getpid(), provider.path, log_file, settings.sync.interval_seconds,
+        )
+        if not settings.sync.auto:
+            log.info("[sync] auto = false is ignored by 'raksbl run': the service always syncs on the timer")
+
+        stop = stop_event or threading.Event()
+        previous: dict[int, Any] = {}
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("signal %d received, stopping", signum)
+            stop.set()
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
+                if sig is not None:
+                    previous[sig] = signal.signal(sig, on_signal)
+
+        bus = EventBus()
+        bus.subscribe(_log_events)
+        autosync = AutoSync(provider, run_fn, bus=bus, always_on=True, first_run_delay=0.0)
+        try:
+            autosync.start()
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            log.info("interrupted, stopping")
+        finally:
+            finished = autosync.stop(wait=True, timeout=stop_timeout)
+            if not finished:
+                log.warning("a run was still in progress after %.0f s; exiting anyway", stop_timeout)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            log.info("raksbl run stopped")
+        return EXIT_OK
+    finally:
+        lock.release()

@@ -1,0 +1,293 @@
+"""AutoSync with a controlled clock and synchronous threads: no real sleeping."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from agent.autosync import AutoSync, RunCoalesced, RunError, SettingsFile, StateChanged
+from agent.errors import ConfigError, RunAborted
+from agent.export.events import EventBus
+from agent.settings import Settings, SyncSettings, update_settings, write_default_settings
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def sync_thread(target, *args, name=None):
+    target(*args)
+    return None
+
+
+def make_settings(auto=True, interval=60):
+    return Settings(sync=SyncSettings(auto=auto, interval_seconds=interval))
+
+
+class Provider:
+    def __init__(self, settings):
+        self.settings = settings
+        self.error = None
+
+    def __call__(self):
+        if self.error:
+            raise self.error
+        return self.settings
+
+
+class FakeRun:
+    def __init__(self, body=None):
+        self.calls = []
+        self.body = body
+
+    def __call__(self, settings, *, trigger, bus, cancel):
+        self.calls.append((trigger, settings))
+        if self.body:
+            return self.body(trigger, cancel)
+        return SimpleNamespace(sent=[], failed=[], in_doubt=[], deferred=[], skipped=[], aborted=None)
+
+
+def make(settings=None, run=None, clock=None, **kw):
+    clock = clock or FakeClock()
+    provider = Provider(settings or make_settings())
+    run = run or FakeRun()
+    bus = EventBus()
+    events = []
+    bus.subscribe(events.append)
+    sync = AutoSync(provider, run, bus=bus, clock=clock, wall_clock=lambda: 1_700_000_000.0 + clock.t,
+                    start_thread=sync_thread, first_run_delay=5, **kw)
+    sync.refresh_settings()
+    return SimpleNamespace(sync=sync, clock=clock, run=run, provider=provider, events=events)
+
+
+def test_fires_at_the_interval_and_not_before():
+    h = make(make_settings(interval=60))
+    h.sync.tick()
+    assert h.run.calls == []  # first run waits first_run_delay
+    h.clock.advance(5)
+    assert h.sync.tick() is True
+    assert [c[0] for c in h.run.calls] == ["auto"]
+    h.clock.advance(59)
+    assert h.sync.tick() is False
+    assert len(h.run.calls) == 1
+    h.clock.advance(1)
+    assert h.sync.tick() is True
+    assert len(h.run.calls) == 2
+    # many missed periods still give one run (schedule never catches up in a burst)
+    h.clock.advance(600)
+    h.sync.tick()
+    h.sync.tick()
+    assert len(h.run.calls) == 3
+
+
+def test_next_run_time_is_exposed_in_wall_clock():
+    h = make(make_settings(interval=60))
+    h.clock.advance(5)
+    h.sync.tick()
+    state = h.sync.state()
+    assert state.next_run_at == pytest.approx(1_700_000_000.0 + h.clock.t + 60)
+    assert state.last_summary is not None and not state.running and not state.paused
+
+
+def test_runs_never_overlap_and_manual_run_during_a_run_is_coalesced():
+    h = None
+    inner = {}
+
+    def body(trigger, cancel):
+        # While this run is in progress: the timer comes due and the user clicks.
+        h.clock.advance(1000)
+        inner["tick"] = h.sync.tick()
+        inner["manual"] = h.sync.run_now()
+        inner["running"] = h.sync.state().running
+        return SimpleNamespace(sent=[], failed=[], in_doubt=[], aborted=None)
+
+    h = make(run=FakeRun(body))
+    h.clock.advance(5)
+    assert h.sync.tick() is True
+    assert inner == {"tick": False, "manual": False, "running": True}
+    assert len(h.run.calls) == 1
+    coalesced = [e for e in h.events if isinstance(e, RunCoalesced)]
+    assert coalesced == [RunCoalesced("manual")]  # the timer's own skip is silent
+    assert not h.sync.state().running
+
+
+def test_manual_run_works_while_paused_and_does_not_resume():
+    h = make(make_settings(auto=False))
+    h.clock.advance(10_000)
+    h.sync.tick()
+    assert h.run.calls == []
+    assert h.sync.run_now() is True
+    assert [c[0] for c in h.run.calls] == ["manual"]
+    assert h.sync.state().paused and h.sync.state().next_run_at is None
+
+
+def test_pause_and_resume():
+    h = make()
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+    h.sync.pause()
+    assert h.sync.state().paused and h.sync.state().next_run_at is None
+    h.clock.advance(10_000)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+    h.sync.resume()
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 2
+
+
+def test_auto_setting_change_in_the_provider_pauses_and_resumes():
+    h = make()
+    h.provider.settings = make_settings(auto=False)
+    h.clock.advance(1000)
+    h.sync.tick()
+    assert h.run.calls == [] and h.sync.state().paused
+    h.provider.settings = make_settings(auto=True)
+    h.sync.tick()
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+
+
+def test_interval_change_takes_effect_without_restart():
+    h = make(make_settings(interval=600))
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+    h.clock.advance(30)
+    # the settings file now says 60 s: next run 60 s after the last one ended, not 600
+    h.provider.settings = make_settings(interval=60)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+    h.clock.advance(30)
+    h.sync.tick()
+    assert len(h.run.calls) == 2
+    h.clock.advance(60)
+    h.sync.tick()
+    assert len(h.run.calls) == 3
+    # and set_interval() directly, longer this time
+    h.sync.set_interval(300)
+    h.clock.advance(60)
+    h.sync.tick()
+    assert len(h.run.calls) == 3
+    h.clock.advance(240)
+    h.sync.tick()
+    assert len(h.run.calls) == 4
+    assert h.sync.state().interval_seconds == 300
+
+
+def test_the_run_uses_the_latest_settings():
+    h = make(make_settings(interval=60))
+    newer = dataclasses.replace(make_settings(interval=60), log=dataclasses.replace(Settings().log, level="DEBUG"))
+    h.provider.settings = newer
+    h.clock.advance(5)
+    h.sync.tick()
+    assert h.run.calls[0][1] is newer
+
+
+def test_exception_in_a_run_is_reported_and_the_loop_goes_on():
+    outcomes = iter([ZeroDivisionError("boom"), RunAborted("Brak połączenia z bazą"), None])
+
+    def body(trigger, cancel):
+        exc = next(outcomes)
+        if exc:
+            raise exc
+        return SimpleNamespace(sent=[1], failed=[], in_doubt=[], aborted=None)
+
+    h = make(run=FakeRun(body))
+    h.clock.advance(5)
+    h.sync.tick()
+    state = h.sync.state()
+    assert "ZeroDivisionError" in state.last_error and state.needs_attention and not state.running
+    h.clock.advance(60)
+    h.sync.tick()
+    assert h.sync.state().last_error == "Brak połączenia z bazą"
+    h.clock.advance(60)
+    h.sync.tick()
+    assert len(h.run.calls) == 3
+    assert h.sync.state().last_error is None and not h.sync.state().needs_attention
+    errors = [e for e in h.events if isinstance(e, RunError)]
+    assert [e.kind for e in errors] == ["crash", "aborted"]
+
+
+def test_unconfigured_does_not_run_the_timer_and_manual_run_reports_it():
+    h = make()
+    h.provider.error = ConfigError("Brak pliku ustawień", "file")
+    h.sync.refresh_settings()
+    h.clock.advance(10_000)
+    h.sync.tick()
+    state = h.sync.state()
+    assert not state.configured and state.config_error == "Brak pliku ustawień" and state.next_run_at is None
+    assert h.sync.run_now() is False
+    assert h.run.calls == []
+    assert RunError("manual", "config", "Brak pliku ustawień") in h.events
+    # the file appears: the timer starts without a restart
+    h.provider.error = None
+    h.sync.tick()
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+
+
+def test_state_changes_are_published_for_the_tray():
+    h = make()
+    h.events.clear()
+    h.clock.advance(5)
+    h.sync.tick()
+    states = [e.state for e in h.events if isinstance(e, StateChanged)]
+    assert [s.running for s in states] == [True, False]
+
+
+def test_always_on_ignores_the_auto_setting():
+    h = make(make_settings(auto=False), always_on=True)
+    h.clock.advance(5)
+    h.sync.tick()
+    assert len(h.run.calls) == 1
+
+
+def test_settings_file_provider_rereads_only_on_change(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    provider = SettingsFile(path)
+    with pytest.raises(ConfigError):
+        provider()
+    write_default_settings(path)
+    first = provider()
+    assert provider() is first
+    update_settings(path, {"sync.interval_seconds": 120})
+    provider.invalidate()
+    assert provider().sync.interval_seconds == 120
+
+
+def test_clean_stop_mid_run_sets_the_cancel_event_and_joins():
+    """Real threads: stop() while a run is blocked; the run observes cancel and returns."""
+    started = threading.Event()
+    observed = {}
+
+    def body(trigger, cancel):
+        started.set()
+        observed["cancelled"] = cancel.wait(10)
+        return SimpleNamespace(sent=[], failed=[], in_doubt=[], aborted="przerwano")
+
+    run = FakeRun(body)
+    sync = AutoSync(Provider(make_settings()), run, bus=EventBus(), first_run_delay=0, poll_seconds=0.05)
+    sync.start()
+    assert started.wait(5), "the timer did not start a run"
+    assert sync.run_now() is False  # single flight across real threads too
+    assert sync.stop(wait=True, timeout=10) is True
+    assert observed == {"cancelled": True}
+    assert not sync.state().running and sync.state().stopping
+    assert len(run.calls) == 1
+    assert sync.run_now() is False  # nothing starts after stop
