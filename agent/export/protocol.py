@@ -1,0 +1,376 @@
+"""The export of one document: RaksSQL invoice/receipt → BaseLinker order, exactly once.
+
+Algorithm (each numbered step ends at a durable recovery point in the journal)::
+
+    0. claim the document row in RaksSQL (SELECT ... WITH LOCK, NO WAIT) and re-check that it
+       is still in a "to send" status. The row lock keeps a second agent or run away from it;
+       a lock held by a RaksSQL user defers the document to the next run.
+       Validate locally: order id, number length, PDF present, non-empty, starts with %PDF-.
+    1. the order exists in BaseLinker (and plausibly is this document's order);
+    2. find or create the BaseLinker invoice (FS) / receipt (PA) on the order:
+         - one carrying our external number          → ours, already attached: reuse
+         - exactly one without an external file      → adopt it (automations issue them)
+         - one with a *different* external number    → refuse, never overwrite
+         - none                                      → journal "creating", then addInvoice /
+                                                       addReceipt, journal "created" + id
+       A create whose answer was lost is never re-sent blind: the order is looked up again and
+       what appeared there is adopted.
+    3. attach the PDF under the RaksSQL number                      → journal "attached"
+    4. write the number into the chosen order field, set the order status → "bl_done"
+    5. set the RaksSQL status (conditional, same transaction as the lock), commit → "done"
+
+Invariants: at most one BaseLinker invoice/receipt per document (whatever crashes, whatever
+answer gets lost, whether or not the journal survives); a document is either done, visibly
+failed / in doubt, or still pending in RaksSQL — never silently dropped. Steps 3–5 are
+repeatable, so resuming after a crash simply repeats them.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from decimal import Decimal
+
+from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
+from agent.errors import RaksblError, RunAborted
+from agent.export.journal import Journal, JournalEntry
+from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.raks.repository import Document, RowLocked
+from agent.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_EXTERNAL_NUMBER = {"FS": 30, "PA": 20}
+MAX_EXTRA_FIELD = 50
+KIND = {"FS": "invoice", "PA": "receipt"}
+KIND_PL = {"FS": "faktura", "PA": "paragon"}
+
+
+class DocumentFailure(RaksblError):
+    """This document cannot be sent now; the message tells the shop owner why."""
+
+
+class DocumentInDoubt(RaksblError):
+    """A state the agent cannot settle by itself; a person must look before a retry."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # "sent" | "would_send" | "failed" | "in_doubt" | "deferred" | "skipped"
+    reason: str = ""
+    bl_doc_id: int | None = None
+    bl_number: str | None = None
+    created: bool = False  # this run created the BaseLinker document
+
+
+def crash_point(name: str) -> None:
+    """Test hook: ``RAKSBL_CRASH_AT=<name>[:<n>]`` kills the process at the n-th pass here."""
+    spec = os.environ.get("RAKSBL_CRASH_AT")
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    count = crash_point.counts.get(name, 0) + 1  # type: ignore[attr-defined]
+    crash_point.counts[name] = count  # type: ignore[attr-defined]
+    if count >= int(nth or 1):
+        log.warning("crash point %s reached: killing the process (test hook)", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+crash_point.counts = {}  # type: ignore[attr-defined]
+
+
+def _digits(text: str | None) -> str:
+    return "".join(ch for ch in (text or "") if ch.isdigit())
+
+
+class DocumentExporter:
+    """Runs the protocol for documents of one run (shares the order cache and clients)."""
+
+    def __init__(self, settings: Settings, repo, client, journal: Journal, *, run_id: str, dry_run: bool = False):
+        self.settings = settings
+        self.repo = repo
+        self.client = client
+        self.journal = journal
+        self.run_id = run_id
+        self.dry_run = dry_run
+        self.orders = OrderBook(client)
+        self.database_key = settings.raks.database
+        # Orders confirmed to belong to their document in this run: the only ones whose status
+        # we may change after a failure (never touch an order that may be someone else's).
+        self._verified_orders: set[int] = set()
+
+    # -- entry point ---------------------------------------------------------------------
+    def export(self, doc: Document) -> Outcome:
+        """Export one document; per-document problems become an Outcome, run-level ones raise."""
+        entry = None if self.dry_run else self.journal.ensure(
+            self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id
+        )
+        if entry is not None:
+            if entry.state == "skipped":
+                return Outcome("skipped", "pominięty na żądanie użytkownika")
+            if entry.state == "in_doubt" and not entry.retry_allowed:
+                return Outcome("in_doubt", entry.error or "wymaga sprawdzenia")
+        if self.dry_run:
+            return self._dry_run(doc)
+        try:
+            claim = self.repo.claim(doc)
+        except RowLocked as exc:
+            return Outcome("deferred", str(exc))
+        with claim:
+            if claim.current_status not in self.settings.raks.statuses_to_send:
+                return Outcome("skipped", "status dokumentu zmieniono w RaksSQL w trakcie wysyłki")
+            try:
+                outcome = self._export_claimed(doc, entry, claim)
+            except DocumentInDoubt as exc:
+                self.journal.mark(entry, "in_doubt", run_id=self.run_id, error=str(exc), retry_allowed=False)
+                return Outcome("in_doubt", str(exc))
+            except (DocumentFailure, ApiRefusal) as exc:
+                reason = str(exc)
+                self._after_failure(doc, entry, claim, reason)
+                return Outcome("failed", reason)
+        return outcome
+
+    # -- the protocol ----------------------------------------------------------------------
+    def _validate(self, doc: Document) -> bytes:
+        kind_pl = KIND_PL[doc.doc_type]
+        if doc.order_id is None:
+            raise DocumentFailure(
+                f"brak numeru zamówienia BaseLinker w dokumencie (sygnatura: {doc.order_ref or 'pusta'!r})"
+            )
+        limit = MAX_EXTERNAL_NUMBER[doc.doc_type]
+        if len(doc.number) > limit:
+            raise DocumentFailure(
+                f"numer {doc.number!r} ma {len(doc.number)} znaków, a BaseLinker przyjmuje najwyżej {limit} "
+                f"dla pola numeru ({kind_pl})"
+            )
+        field = self.settings.baselinker.number_field
+        if field != "none" and len(doc.number) > MAX_EXTRA_FIELD:
+            raise DocumentFailure(f"numer {doc.number!r} nie zmieści się w polu zamówienia (najwyżej {MAX_EXTRA_FIELD} znaków)")
+        if not doc.has_pdf:
+            raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
+        pdf = self.repo.read_pdf(doc)
+        if pdf is None:
+            raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
+        if len(pdf) == 0:
+            raise DocumentFailure("PDF dokumentu jest pusty (0 bajtów) — wygeneruj go ponownie")
+        if not pdf.startswith(b"%PDF-"):
+            raise DocumentFailure("zapisany wydruk nie jest plikiem PDF — wygeneruj go ponownie")
+        return pdf
+
+    def _check_order(self, doc: Document, order_id: int) -> dict:
+        order = self.orders.order(order_id)
+        if order is None:
+            raise DocumentFailure(f"zamówienie {order_id} nie istnieje w BaseLinker")
+        if not self.settings.baselinker.verify_order:
+            self._verified_orders.add(order_id)
+            return order
+        doc_nip, order_nip = _digits(doc.buyer_nip), _digits(order.get("invoice_nip"))
+        if doc_nip and order_nip and doc_nip != order_nip:
+            raise DocumentFailure(
+                f"zamówienie {order_id} w BaseLinker ma NIP nabywcy {order.get('invoice_nip')}, a dokument {doc.buyer_nip} — "
+                "to chyba nie to zamówienie (sprawdź sygnaturę)"
+            )
+        currency = (order.get("currency") or "").upper()
+        if currency and currency == doc.currency.upper() and order.get("products"):
+            total = order_total(order)
+            tolerance = max(Decimal("1.00"), abs(doc.total_gross) * Decimal("0.01"))
+            if abs(total - doc.total_gross) > tolerance:
+                raise DocumentFailure(
+                    f"kwota zamówienia {order_id} w BaseLinker ({total:.2f} {currency}) różni się od kwoty dokumentu "
+                    f"({doc.total_gross:.2f} {doc.currency}) — to chyba nie to zamówienie (sprawdź sygnaturę)"
+                )
+        self._verified_orders.add(order_id)
+        return order
+
+    def _find_target(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
+        """Step 2's decision over what the order carries now. None = nothing to adopt: create."""
+        kind_pl = KIND_PL[doc.doc_type]
+        ours = [d for d in docs if d.external_number == doc.number]
+        if ours:
+            return ours[0]
+        known = [d for d in docs if entry.bl_doc_id and d.id == entry.bl_doc_id]
+        if known:
+            return known[0]
+        foreign = [d for d in docs if d.has_external_file]
+        free = [d for d in docs if not d.has_external_file]
+        if foreign and not free:
+            raise DocumentFailure(
+                f"zamówienie {doc.order_id} ma już {kind_pl} z innym dokumentem zewnętrznym "
+                f"({foreign[0].external_number!r}) — nie nadpisuję; sprawdź zamówienie"
+            )
+        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done"):
+            raise DocumentInDoubt(
+                f"{kind_pl} BaseLinker nr id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
+                f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie"
+            )
+        if len(free) == 1:
+            return free[0]
+        if len(free) > 1:
+            raise DocumentInDoubt(
+                f"zamówienie {doc.order_id} ma {len(free)} dokumenty BaseLinker bez pliku — nie wiem, do którego "
+                "dołączyć PDF; usuń zbędne i wyślij ponownie"
+            )
+        return None
+
+    def _create(self, doc: Document, entry: JournalEntry) -> tuple[BLDocument, JournalEntry]:
+        bl = self.settings.baselinker
+        params: dict = {"order_id": doc.order_id}
+        if doc.doc_type == "FS":
+            method, id_key, series = "addInvoice", "invoice_id", bl.invoice_series_id
+        else:
+            method, id_key, series = "addReceipt", "receipt_id", bl.receipt_series_id
+        if series:
+            params["series_id"] = series
+        entry = self.journal.mark(entry, "creating", run_id=self.run_id, attempts=entry.attempts + 1)
+        crash_point("before_create")
+        try:
+            answer = self.client.call(method, **params)
+        except TransportError as exc:
+            # The create may have happened: never send it again blind, look it up.
+            log.warning("%s for %s: no answer (%s); looking the order up", method, doc.number, exc)
+            docs = self.orders.documents(KIND[doc.doc_type], doc.order_id, fresh=True)
+            target = self._find_target(doc, entry, docs)
+            if target is None:
+                # Nothing appeared: the call did not execute. Leave "creating": the next run
+                # looks again before creating, so a late-appearing document is adopted.
+                raise
+            log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
+            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+            return target, entry
+        new_id = int(answer.get(id_key) or 0)
+        if not new_id:
+            raise DocumentInDoubt(f"BaseLinker nie zwrócił identyfikatora po {method} — sprawdź zamówienie {doc.order_id}")
+        entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=new_id)
+        crash_point("after_create")
+        created = BLDocument(KIND[doc.doc_type], new_id, doc.order_id, "", "", int(series or 0))
+        self.orders.remember_documents(KIND[doc.doc_type], doc.order_id, [created])
+        return created, entry
+
+    def _export_claimed(self, doc: Document, entry: JournalEntry, claim) -> Outcome:
+        pdf = self._validate(doc)
+        order_id = doc.order_id
+        assert order_id is not None
+        order = self._check_order(doc, order_id)
+        kind = KIND[doc.doc_type]
+
+        # Step 2: find or create. After an unknown create outcome, read fresh.
+        fresh = entry.state == "creating"
+        docs = self.orders.documents(kind, order_id, fresh=fresh)
+        target = self._find_target(doc, entry, docs)
+        created = False
+        if target is None:
+            if entry.state == "creating":
+                log.info("%s: the earlier create left nothing on order %s; creating now", doc.number, order_id)
+            target, entry = self._create(doc, entry)
+            created = True
+        elif entry.bl_doc_id != target.id or entry.state in ("pending", "failed", "creating", "in_doubt"):
+            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+
+        # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number).
+        if target.external_number != doc.number:
+            data = "data:" + base64.b64encode(pdf).decode("ascii")
+            del pdf
+            if kind == "invoice":
+                self.client.call(
+                    "addOrderInvoiceFile", invoice_id=target.id, file=data, external_invoice_number=doc.number
+                )
+            else:
+                self.client.call(
+                    "addOrderReceiptFile", receipt_id=target.id, file=data, external_receipt_number=doc.number
+                )
+            del data
+            self.orders.remember_documents(
+                kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
+            )
+        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id, bl_number=target.number or None)
+        crash_point("after_attach")
+
+        # Step 4: order field and order status (repeatable; skipped when already so).
+        self._write_number(doc, order)
+        status = self.settings.baselinker.order_status_on_success
+        if status and _int(order.get("order_status_id")) != status:
+            self.client.call("setOrderStatus", order_id=order_id, status_id=status)
+        entry = self.journal.mark(entry, "bl_done", run_id=self.run_id)
+        crash_point("after_bl_done")
+
+        # Step 5: RaksSQL status, conditional, in the transaction holding the row lock.
+        changed = claim.set_status(self.settings.raks.status_after_send)
+        claim.commit()
+        crash_point("after_status")
+        note = None if changed else "status w RaksSQL zmieniono w międzyczasie — zostawiam go"
+        self.journal.mark(
+            entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
+        )
+        return Outcome("sent", note or "", bl_doc_id=target.id, bl_number=target.number or None, created=created)
+
+    def _write_number(self, doc: Document, order: dict) -> None:
+        bl = self.settings.baselinker
+        if bl.number_field == "none":
+            return
+        custom = bl.custom_field_id
+        if custom is not None:
+            current = (order.get("custom_extra_fields") or {}).get(str(custom))
+            if current == doc.number:
+                return
+            self.client.call("setOrderFields", order_id=doc.order_id, custom_extra_fields={str(custom): doc.number})
+        else:
+            if order.get(bl.number_field) == doc.number:
+                return
+            self.client.call("setOrderFields", order_id=doc.order_id, **{bl.number_field: doc.number})
+
+    def _after_failure(self, doc: Document, entry: JournalEntry, claim, reason: str) -> None:
+        """Record a per-document failure; apply the user's error statuses if they chose them."""
+        log.warning("%s %s (order %s) failed: %s", doc.doc_type, doc.number, doc.order_id, reason)
+        self.journal.mark(entry, "failed", run_id=self.run_id, error=reason, retry_allowed=False)
+        error_status = self.settings.raks.status_on_error
+        if error_status:
+            try:
+                claim.set_status(error_status)
+                claim.commit()
+            except RaksblError as exc:
+                log.warning("could not set the error status of %s: %s", doc.number, exc)
+        bl_status = self.settings.baselinker.order_status_on_error
+        if bl_status and doc.order_id in self._verified_orders:
+            try:
+                self.client.call("setOrderStatus", order_id=doc.order_id, status_id=bl_status)
+            except BaseLinkerError as exc:
+                if isinstance(exc, RunAborted):
+                    raise
+                log.warning("could not set the error status of order %s: %s", doc.order_id, exc)
+
+    # -- dry run ---------------------------------------------------------------------------
+    def _dry_run(self, doc: Document) -> Outcome:
+        """What a real run would do, reading only (no claim, no journal, no writes)."""
+        try:
+            self._validate(doc)
+            assert doc.order_id is not None
+            self._check_order(doc, doc.order_id)
+            entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id) or JournalEntry(
+                0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, "pending",
+                None, None, None, 0, False, 0.0, 0.0, None,
+            )
+            target = self._find_target(doc, entry, self.orders.documents(KIND[doc.doc_type], doc.order_id))
+        except DocumentInDoubt as exc:
+            return Outcome("in_doubt", str(exc))
+        except (DocumentFailure, ApiRefusal) as exc:
+            return Outcome("failed", str(exc))
+        if target is None:
+            series = self.settings.baselinker.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
+            what = f"utworzy {KIND_PL[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+        elif target.external_number == doc.number:
+            what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"
+        else:
+            what = f"dołączy PDF do istniejącego dokumentu BaseLinker {target.number or target.id}"
+        return Outcome("would_send", what, bl_doc_id=target.id if target else None, bl_number=target.number if target else None)
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

@@ -1,0 +1,208 @@
+"""One export run: pick the pending documents, export each, summarise, publish events.
+
+A run stops as a whole (``summary.aborted``) only for problems no single document can avoid:
+the token is refused, BaseLinker or the database cannot be reached, the agent is stopping.
+Every other problem fails one document and the run goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from agent import secrets
+from agent.baselinker.client import BaseLinkerClient
+from agent.baselinker.errors import BaseLinkerError, TransportError
+from agent.baselinker.ratelimit import shared_limiter
+from agent.errors import Cancelled, ConfigError, RunAborted
+from agent.export import events as ev
+from agent.export.journal import Journal
+from agent.export.protocol import DocumentExporter, Outcome
+from agent.raks.repository import Document, RaksConnectionError, RaksRepository
+from agent.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocumentResult:
+    ref: ev.DocumentRef
+    outcome: Outcome
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    trigger: str
+    dry_run: bool
+    started_at: float
+    finished_at: float | None = None
+    results: list[DocumentResult] = field(default_factory=list)
+    aborted: str | None = None
+    not_attempted: int = 0  # pending documents left for the next run (cap, stop, abort)
+    api_calls: int = 0
+
+    def _with(self, *results: str) -> list[DocumentResult]:
+        return [r for r in self.results if r.outcome.result in results]
+
+    @property
+    def sent(self) -> list[DocumentResult]:
+        return self._with("sent", "would_send")
+
+    @property
+    def failed(self) -> list[DocumentResult]:
+        return self._with("failed")
+
+    @property
+    def in_doubt(self) -> list[DocumentResult]:
+        return self._with("in_doubt")
+
+    @property
+    def deferred(self) -> list[DocumentResult]:
+        return self._with("deferred")
+
+    @property
+    def skipped(self) -> list[DocumentResult]:
+        return self._with("skipped")
+
+    @property
+    def ok(self) -> bool:
+        """Every pending document was sent (or deliberately skipped) and nothing stopped the run."""
+        return not (self.aborted or self.failed or self.in_doubt or self.deferred or self.not_attempted)
+
+
+def _ref(doc: Document) -> ev.DocumentRef:
+    return ev.DocumentRef(doc.doc_type, doc.raks_id, doc.number, doc.order_id)
+
+
+def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
+    if outcome.result in ("sent", "would_send"):
+        return ev.DocumentSent(ref, outcome.bl_doc_id, outcome.bl_number, dry_run=dry_run)
+    cls = {
+        "failed": ev.DocumentFailed,
+        "in_doubt": ev.DocumentInDoubt,
+        "deferred": ev.DocumentDeferred,
+        "skipped": ev.DocumentSkipped,
+    }[outcome.result]
+    return cls(ref, outcome.reason)
+
+
+def _fill_numbers(client, results: list[DocumentResult]) -> None:
+    """Read BaseLinker's own numbers of the documents this run created (one list call per 100)."""
+    missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
+    invoices = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == "FS")
+    receipts = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == "PA")
+    numbers: dict[tuple[str, int], str] = {}
+    try:
+        if len(invoices) == 1:
+            for raw in client.call("getInvoices", invoice_id=invoices[0]).get("invoices") or []:
+                numbers[("FS", int(raw["invoice_id"]))] = str(raw.get("number") or "")
+        elif invoices:
+            next_id = invoices[0]
+            while next_id <= invoices[-1]:
+                page = client.call("getInvoices", id_from=next_id).get("invoices") or []
+                for raw in page:
+                    numbers[("FS", int(raw["invoice_id"]))] = str(raw.get("number") or "")
+                if len(page) < 100:
+                    break
+                next_id = max(int(raw["invoice_id"]) for raw in page) + 1
+        for receipt_id in receipts:
+            raw = client.call("getReceipt", receipt_id=receipt_id)
+            numbers[("PA", receipt_id)] = str(raw.get("receipt_full_nr") or "")
+    except BaseLinkerError as exc:  # a number for the report is not worth failing anything over
+        log.info("could not read BaseLinker numbers after the run: %s", exc)
+    for r in missing:
+        number = numbers.get((r.ref.doc_type, r.outcome.bl_doc_id))
+        if number:
+            r.outcome = Outcome(**{**r.outcome.__dict__, "bl_number": number})
+
+
+def run_export(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    trigger: str = "manual",
+    bus: ev.EventBus | None = None,
+    cancel: threading.Event | None = None,
+    journal: Journal | None = None,
+) -> RunSummary:
+    """Run one export. Raises ConfigError / RunAborted when nothing could be attempted."""
+    from agent import paths
+
+    bus = bus or ev.EventBus()
+    cancel = cancel or threading.Event()
+    token = secrets.get_secret(secrets.BASELINKER_TOKEN)
+    password = secrets.get_secret(secrets.RAKS_PASSWORD)
+    own_journal = journal is None
+    journal = journal or Journal(paths.journal_path())
+    limiter = shared_limiter(settings.baselinker.requests_per_minute)
+    client = BaseLinkerClient(
+        token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds), cancel=cancel
+    )
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time())
+    try:
+        try:
+            repo = RaksRepository(settings.raks, password)
+            repo.connect()
+        except RaksConnectionError as exc:
+            bus.publish(ev.RunAbortedEvent(str(exc)))
+            raise
+        try:
+            documents = repo.pending_documents()
+            cap = limit if limit is not None else (settings.sync.max_documents_per_run or None)
+            if cap is not None and len(documents) > cap:
+                summary.not_attempted = len(documents) - cap
+                documents = documents[:cap]
+            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents)))
+            log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
+                     len(documents))
+            exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run)
+            for index, doc in enumerate(documents):
+                if cancel.is_set():
+                    summary.not_attempted += len(documents) - index
+                    summary.aborted = "przerwano: agent kończy pracę"
+                    break
+                ref = _ref(doc)
+                try:
+                    outcome = exporter.export(doc)
+                except (RunAborted, Cancelled, TransportError, BaseLinkerError) as exc:
+                    summary.not_attempted += len(documents) - index
+                    summary.aborted = _abort_message(exc)
+                    log.error("run %s stopped at %s: %s", summary.run_id, doc.number, summary.aborted)
+                    break
+                result = DocumentResult(ref, outcome)
+                summary.results.append(result)
+                if outcome.result != "sent":  # sent ones are published after their numbers are known
+                    bus.publish(_event_for(ref, outcome, dry_run))
+            if not dry_run:
+                _fill_numbers(client, summary.results)
+            for result in summary.results:
+                if result.outcome.result == "sent":
+                    bus.publish(_event_for(result.ref, result.outcome, dry_run))
+        finally:
+            repo.close()
+    except ConfigError:
+        raise
+    finally:
+        summary.finished_at = time.time()
+        summary.api_calls = client.calls
+        if own_journal:
+            journal.close()
+    if summary.aborted:
+        bus.publish(ev.RunAbortedEvent(summary.aborted))
+    bus.publish(ev.RunFinished(summary))
+    return summary
+
+
+def _abort_message(exc: Exception) -> str:
+    if isinstance(exc, Cancelled):
+        return "przerwano: agent kończy pracę"
+    if isinstance(exc, TransportError):
+        return f"brak połączenia z BaseLinker ({exc.message}); spróbuję przy następnym uruchomieniu"
+    if isinstance(exc, RaksConnectionError):
+        return f"utracono połączenie z bazą RaksSQL: {exc}"
+    return str(exc)
