@@ -1,0 +1,241 @@
+"""The tray menu's wiring, with pystray's dummy backend: each item does what it says."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+os.environ["PYSTRAY_BACKEND"] = "dummy"  # before anything imports pystray
+
+from types import SimpleNamespace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from agent.export.events import DocumentFailed, DocumentRef, DocumentSent, RunFinished, RunStarted  # noqa: E402
+from agent.settings import load_settings, update_settings, write_default_settings  # noqa: E402
+from ui import autostart  # noqa: E402
+from ui.app import TrayApp, UiLoop  # noqa: E402
+from ui.tray import (  # noqa: E402
+    MENU_AUTO, MENU_AUTOSTART, MENU_HISTORY, MENU_LABELS, MENU_LOGS, MENU_QUIT, MENU_SEND, MENU_SETTINGS,
+    icon_state, tooltip,
+)
+
+
+class FakeClock:
+    t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def sync_thread(target, *args, name=None):
+    target(*args)
+
+
+class FakeNotifier:
+    def __init__(self):
+        self.sent = []
+
+    def notify(self, n):
+        self.sent.append(n)
+        return True
+
+
+class FakeRun:
+    """Publishes events like run_export and returns a summary; ``during`` runs mid-run."""
+
+    def __init__(self):
+        self.calls = []
+        self.result = "ok"
+        self.during = None
+
+    def __call__(self, settings, *, trigger, bus, cancel):
+        self.calls.append(trigger)
+        bus.publish(RunStarted("r1", trigger, False, 2))
+        if self.during:
+            self.during()
+        ref = DocumentRef("FS", 1, "FS 1/2026", 11)
+        if self.result == "ok":
+            s = SimpleNamespace(sent=[DocumentSent(ref, 5, "BL1"), DocumentSent(ref, 6, "BL2")], failed=[],
+                                in_doubt=[], deferred=[], skipped=[], aborted=None)
+        else:
+            s = SimpleNamespace(sent=[], failed=[DocumentFailed(ref, "Brak PDF")], in_doubt=[], deferred=[],
+                                skipped=[], aborted=None)
+        bus.publish(RunFinished(s))
+        return s
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr("sys.platform", "linux")
+    return tmp_path
+
+
+def make_app(env, configured=True, auto=True):
+    cfg = env / "raksbl.toml"
+    if configured:
+        write_default_settings(cfg)
+        update_settings(cfg, {"sync.auto": auto})
+    opened = []
+    run = FakeRun()
+    app = TrayApp(cfg, run_fn=run, notifier=FakeNotifier(), opener=opened.append, ui=UiLoop(use_tk=False),
+                  start_thread=sync_thread, clock=FakeClock(), first_run_delay=0)
+    app.create_tray()
+    app.autosync.refresh_settings()
+    return SimpleNamespace(app=app, cfg=cfg, opened=opened, run=run, notes=app.notifier.sent)
+
+
+def item(app, label):
+    return next(i for i in app.tray.menu.items if i.text == label)
+
+
+def click(app, label):
+    item(app, label)(app.tray.icon)
+
+
+def test_menu_has_the_polish_labels_in_order(env):
+    h = make_app(env)
+    import pystray
+
+    texts = [i.text for i in h.app.tray.menu.items if i is not pystray.Menu.SEPARATOR]
+    assert texts == list(MENU_LABELS)
+    assert item(h.app, MENU_SEND).default
+    assert item(h.app, MENU_AUTO).checked is True
+    assert item(h.app, MENU_SETTINGS).checked is None  # not checkable
+
+
+def test_send_now_runs_and_notifies(env):
+    h = make_app(env)
+    h.app.tray.menu(h.app.tray.icon)  # the icon's default action (a click) is "Wyślij faktury"
+    assert h.run.calls == ["manual"]
+    assert [n.title for n in h.notes] == ["Wysłano 2 dokumenty do BaseLinker"]
+    click(h.app, MENU_SEND)
+    assert h.run.calls == ["manual", "manual"]
+
+
+def test_send_during_a_run_is_coalesced_and_told(env):
+    h = make_app(env)
+    h.run.during = lambda: click(h.app, MENU_SEND)
+    click(h.app, MENU_SEND)
+    assert h.run.calls == ["manual"]
+    assert [n.title for n in h.notes] == ["Trwa wysyłanie", "Wysłano 2 dokumenty do BaseLinker"]
+
+
+def test_auto_sync_toggle_persists_and_pauses(env):
+    h = make_app(env, auto=True)
+    click(h.app, MENU_AUTO)
+    assert load_settings(h.cfg).sync.auto is False
+    assert h.app.autosync.state().paused
+    assert item(h.app, MENU_AUTO).checked is False
+    assert "# raksbl settings" in h.cfg.read_text(encoding="utf-8")  # comments kept
+    click(h.app, MENU_AUTO)
+    assert load_settings(h.cfg).sync.auto is True
+    assert item(h.app, MENU_AUTO).checked is True and not h.app.autosync.state().paused
+
+
+def test_open_settings_goes_through_the_ui_thread_and_creates_the_template(env):
+    h = make_app(env, configured=False)
+    click(h.app, MENU_SETTINGS)
+    assert h.opened == []  # queued for the UI (Tk) thread, not done on the tray thread
+    h.app.ui.drain()
+    assert h.opened == [h.cfg]
+    assert "[sync]" in h.cfg.read_text(encoding="utf-8")
+
+
+def test_history_and_log_folder(env):
+    from agent.paths import log_dir
+
+    h = make_app(env)
+    click(h.app, MENU_LOGS)
+    click(h.app, MENU_HISTORY)
+    h.app.ui.drain()
+    assert h.opened == [log_dir(), log_dir()]  # no log file configured in this process: the folder
+
+
+def test_autostart_checkmark_reads_the_real_xdg_file(env):
+    h = make_app(env)
+    desktop = env / "xdg" / "autostart" / "raksbl.desktop"
+    assert item(h.app, MENU_AUTOSTART).checked is False
+    click(h.app, MENU_AUTOSTART)
+    assert desktop.exists()
+    text = desktop.read_text(encoding="utf-8")
+    assert "Exec=" in text and "-m agent --config" in text and text.rstrip().endswith("X-GNOME-Autostart-enabled=true")
+    assert item(h.app, MENU_AUTOSTART).checked is True
+    desktop.unlink()  # removed behind our back: the checkmark follows the OS
+    assert item(h.app, MENU_AUTOSTART).checked is False
+    desktop.write_text("[Desktop Entry]\nExec=x\nHidden=true\n")
+    assert item(h.app, MENU_AUTOSTART).checked is False
+    click(h.app, MENU_AUTOSTART)  # unchecked -> enable again
+    assert "Hidden" not in desktop.read_text()
+    click(h.app, MENU_AUTOSTART)
+    assert not desktop.exists()
+
+
+def test_callbacks_never_raise(env, caplog, monkeypatch):
+    h = make_app(env)
+
+    def boom(*a, **k):
+        raise RuntimeError("registry on fire")
+
+    monkeypatch.setattr(autostart, "set_enabled", boom)
+    monkeypatch.setattr(autostart, "is_enabled", boom)
+    with caplog.at_level(logging.ERROR):
+        click(h.app, MENU_AUTOSTART)  # must not raise
+        assert item(h.app, MENU_AUTOSTART).checked is False
+    assert "registry on fire" in caplog.text
+
+
+def test_quit_stops_the_timer_and_ends_the_ui_loop(env):
+    h = make_app(env)
+    click(h.app, MENU_QUIT)
+    h.app.ui.drain()
+    assert h.app.autosync.state().stopping and h.app.autosync.cancel_event.is_set()
+    assert h.app.ui.finished
+    assert h.app.autosync.run_now() is False
+
+
+def test_icon_look_and_tooltip_follow_the_state(env):
+    h = make_app(env)
+    assert h.app.tray.look == "idle"
+    h.run.result = "fail"
+    click(h.app, MENU_SEND)
+    assert h.app.tray.look == "attention"
+    assert "błędy 1" in h.app.tray.icon.title and "następna" in h.app.tray.icon.title
+    assert h.notes[-1].title == "1 dokument nie został wysłany"
+    h.run.result = "ok"
+    click(h.app, MENU_SEND)
+    assert h.app.tray.look == "idle"
+    click(h.app, MENU_AUTO)
+    assert h.app.tray.look == "paused" and "wstrzymana" in h.app.tray.icon.title
+    seen = []
+    h.run.during = lambda: seen.append(h.app.tray.look)
+    click(h.app, MENU_SEND)
+    assert seen == ["sending"]
+
+
+def test_unconfigured_tray_says_so_and_runs_nothing(env):
+    h = make_app(env, configured=False)
+    st = h.app.autosync.state()
+    assert tooltip(st) == "raksbl – nieskonfigurowany" and icon_state(st) == "attention"
+    assert h.app.tray.icon.title == "raksbl – nieskonfigurowany"
+    assert h.app.autosync.tick() is False and h.run.calls == []
+    assert item(h.app, MENU_AUTO).checked is False
+    click(h.app, MENU_AUTO)  # cannot switch on without settings: told, nothing written
+    assert not h.cfg.exists()
+    assert h.notes[-1].title == "raksbl nie jest skonfigurowany"
+    click(h.app, MENU_SEND)
+    assert h.run.calls == [] and h.notes[-1].title == "Błąd ustawień"
+
+
+def test_notification_mode_from_settings(env):
+    h = make_app(env)
+    update_settings(h.cfg, {"sync.notifications": "errors"})
+    h.app.settings_source.invalidate()
+    h.app.autosync.refresh_settings()
+    click(h.app, MENU_SEND)
+    assert h.notes == []
+    h.run.result = "fail"
+    click(h.app, MENU_SEND)
+    assert [n.title for n in h.notes] == ["1 dokument nie został wysłany"]

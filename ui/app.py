@@ -1,0 +1,415 @@
+"""The tray agent: wires the scheduler (core), the icon, notifications and the UI thread.
+
+Threads (see docs/style.md, "pystray"):
+
+* **main thread** - the UI loop: a withdrawn Tk root polling one queue with ``root.after``
+  (falls back to a plain queue loop when Tk cannot start). Anything that opens a window (the
+  settings dialog and the history window of later issues) goes through :meth:`UiLoop.call`.
+* **tray thread** - pystray's loop; menu callbacks run here and only do quick things or hand
+  work to the UI loop. Never touch Tk from it.
+* **timer / run threads** - :class:`agent.autosync.AutoSync`; its events reach
+  :meth:`TrayApp._on_event` on those threads (icon look, tooltip, notifications).
+
+Quit order: stop the timer and let the run reach a recovery point, stop the icon, then end
+the UI loop (destroying Tk last).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.autosync import AutoSync, RunCoalesced, RunError, SettingsFile, StateChanged, start_daemon_thread
+from agent.errors import ConfigError
+from agent.export.events import RunFinished, RunStarted
+from agent.notify_policy import Notification, NotifyPolicy
+from ui import autostart as autostart_module
+from ui.icons import icon_path
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_NO_TRAY = 1
+EXIT_ALREADY_RUNNING = 3
+QUIT_TIMEOUT = 120.0
+
+
+# ------------------------------------------------------------------ opening things
+
+
+def open_path(path: Path | str) -> None:
+    """Open a file or folder with the OS default application (does not wait for it)."""
+    path = str(path)
+    if sys.platform == "win32":
+        os.startfile(path)  # type: ignore[attr-defined]
+    elif sys.platform == "darwin":
+        subprocess.Popen(["open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    else:
+        subprocess.Popen(["xdg-open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
+
+
+def open_settings(config_file: Path, opener: Callable[[Path], None] = open_path) -> None:
+    """"Ustawienia…": for now the settings file in the default editor (created from the
+    commented template if missing). The settings-dialog issue replaces this function."""
+    from agent.settings import write_default_settings
+
+    if not config_file.exists():
+        write_default_settings(config_file)
+        log.info("created the settings template %s", config_file)
+    opener(config_file)
+
+
+def open_history(opener: Callable[[Path], None] = open_path) -> None:
+    """"Historia…": for now today's log file (or the log folder). The history-window issue
+    replaces this function."""
+    from agent.logs import current_log_file
+    from agent.paths import log_dir
+
+    current = current_log_file()
+    opener(current if current is not None and current.exists() else log_dir())
+
+
+def open_log_folder(opener: Callable[[Path], None] = open_path) -> None:
+    from agent.paths import log_dir
+
+    opener(log_dir())
+
+
+# ------------------------------------------------------------------ the UI thread
+
+
+class UiLoop:
+    """The main-thread loop every window-opening action goes through (one queue).
+
+    With Tk: a withdrawn root polls the queue every ``poll_ms``; without Tk (no display for
+    it, or ``use_tk=False`` in tests): a blocking queue loop. :meth:`call` is thread-safe.
+    """
+
+    def __init__(self, use_tk: bool = True, poll_ms: int = 100):
+        self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue()
+        self._use_tk = use_tk
+        self.poll_ms = poll_ms
+        self.root: Any = None
+        self._done = threading.Event()
+
+    def start(self) -> None:
+        """Create the (withdrawn) Tk root; must run on the main thread."""
+        if not self._use_tk:
+            return
+        try:
+            import tkinter
+
+            self.root = tkinter.Tk()
+            self.root.withdraw()
+            self.root.title("raksbl")
+        except Exception as exc:
+            log.warning("Tk is not available (%s); windows will not open", exc)
+            self.root = None
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        self._queue.put(fn)
+
+    def drain(self) -> int:
+        """Run everything queued now (tests, and the Tk poller)."""
+        count = 0
+        while True:
+            try:
+                fn = self._queue.get_nowait()
+            except queue.Empty:
+                return count
+            if fn is None:
+                self._finish()
+                return count
+            count += 1
+            try:
+                fn()
+            except Exception:
+                log.exception("UI task failed")
+
+    def run(self) -> None:
+        if self.root is not None:
+            self.root.after(self.poll_ms, self._poll)
+            self.root.mainloop()
+            self._destroy_root()
+            return
+        while not self._done.is_set():
+            try:
+                fn = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if fn is None:
+                break
+            try:
+                fn()
+            except Exception:
+                log.exception("UI task failed")
+        self._done.set()
+
+    def _poll(self) -> None:
+        self.drain()
+        if not self._done.is_set() and self.root is not None:
+            self.root.after(self.poll_ms, self._poll)
+
+    def quit(self) -> None:
+        """End :meth:`run` (from any thread)."""
+        self._queue.put(None)
+
+    def _finish(self) -> None:
+        self._done.set()
+        if self.root is not None:
+            self.root.quit()
+
+    def _destroy_root(self) -> None:
+        if self.root is not None:
+            try:
+                self.root.destroy()
+            except Exception:
+                pass
+            self.root = None
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+
+# ------------------------------------------------------------------ the application
+
+
+class TrayApp:
+    """The tray agent; also the :class:`ui.tray.TrayActions` the menu calls."""
+
+    def __init__(
+        self,
+        config_path: str | os.PathLike | None = None,
+        *,
+        run_fn: Callable[..., Any] | None = None,
+        notifier: Any = None,
+        opener: Callable[[Path], None] = open_path,
+        ui: UiLoop | None = None,
+        autostart: Any = autostart_module,
+        start_thread: Callable[..., Any] = start_daemon_thread,
+        clock: Callable[[], float] | None = None,
+        first_run_delay: float = 5.0,
+        quit_timeout: float = QUIT_TIMEOUT,
+    ):
+        from agent.export.events import EventBus
+
+        self.settings_source = SettingsFile(config_path)
+        self.config_file = self.settings_source.path
+        self._config_arg = config_path
+        self.bus = EventBus()
+        kwargs: dict[str, Any] = {"start_thread": start_thread, "first_run_delay": first_run_delay}
+        if clock is not None:
+            kwargs["clock"] = clock
+        self.autosync = AutoSync(self.settings_source, run_fn, bus=self.bus, **kwargs)
+        self.policy = NotifyPolicy()
+        self.opener = opener
+        self.ui = ui or UiLoop()
+        self.autostart = autostart
+        self._start_thread = start_thread
+        self.quit_timeout = quit_timeout
+        self.tray: Any = None
+        if notifier is None:
+            from ui.notifications import DesktopNotifier
+
+            notifier = DesktopNotifier(lambda: self.tray.icon if self.tray else None, icon_path=icon_path("idle"))
+        self.notifier = notifier
+        self.quitting = False
+        self._trigger: str | None = None
+        self._applied_settings: Any = None
+        self._unsubscribe = self.bus.subscribe(self._on_event)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def create_tray(self) -> None:
+        from ui.tray import TrayIcon
+
+        self.tray = TrayIcon(self)
+
+    def run(self) -> int:
+        """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
+        self.ui.start()
+        try:
+            self.create_tray()
+        except Exception as exc:  # no display / no tray backend
+            log.exception("cannot create the tray icon")
+            print(f"raksbl: nie można utworzyć ikony w zasobniku systemowym: {exc}", file=sys.stderr)
+            self.ui._destroy_root()
+            return EXIT_NO_TRAY
+        self.autosync.start()
+        self.tray.start()
+        self.refresh()
+        state = self.autosync.state()
+        if not state.configured:
+            self.notify(Notification(
+                "raksbl nie jest skonfigurowany",
+                "Kliknij prawym przyciskiem ikonę raksbl i wybierz „Ustawienia…”.",
+                error=True,
+            ))
+        self._install_signal_handlers()
+        log.info("tray agent running (backend %s, settings %s)", self.tray.backend, self.config_file)
+        self.ui.run()
+        log.info("tray agent stopped")
+        return EXIT_OK
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
+            if sig is not None:
+                signal.signal(sig, lambda signum, frame: self.quit())
+
+    def refresh(self) -> None:
+        """Show the scheduler's current state on the icon."""
+        self._show(self.autosync.state())
+
+    def _show(self, state: Any) -> None:
+        if self.tray is not None:
+            self.tray.show(state, quitting=self.quitting)
+
+    # ---------------------------------------------------------------- events (any thread)
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, StateChanged):
+            self._apply_settings()
+            self._show(event.state)
+        elif isinstance(event, RunStarted):
+            self._trigger = event.trigger
+        elif isinstance(event, RunFinished):
+            trigger = self._trigger or self.autosync.state().trigger or "auto"
+            self.notify(self.policy.for_summary(event.summary, trigger=trigger))
+        elif isinstance(event, RunError):
+            self.notify(self.policy.for_run_error(event.message, kind=event.kind, trigger=event.trigger))
+        elif isinstance(event, RunCoalesced):
+            self.notify(self.policy.for_coalesced())
+
+    def _apply_settings(self) -> None:
+        settings = self.autosync.settings
+        if settings is None or settings is self._applied_settings:
+            return
+        self._applied_settings = settings
+        self.policy.mode = settings.sync.notifications
+        from agent.logs import current_log_file, setup_logging
+
+        if current_log_file() is not None:  # only when main() configured logging
+            setup_logging(settings.log.level, settings.log.retention_days)
+
+    def notify(self, notification: Notification | None) -> None:
+        if notification is not None and self.notifier is not None:
+            self.notifier.notify(notification)
+
+    # ---------------------------------------------------------------- menu actions (tray thread)
+
+    def send_now(self) -> None:
+        """"Wyślij faktury": a run now, or "trwa wysyłanie" if one is in progress."""
+        self.autosync.run_now("manual")
+
+    def auto_enabled(self) -> bool:
+        state = self.autosync.state()
+        return state.configured and not state.paused
+
+    def set_auto(self, enabled: bool) -> None:
+        """"Automatyczna synchronizacja": saved to ``[sync] auto`` so it survives a restart."""
+        from agent.settings import update_settings
+
+        if not self.config_file.exists():
+            self.notify(Notification("raksbl nie jest skonfigurowany",
+                                     "Najpierw uzupełnij ustawienia („Ustawienia…”).", error=True))
+            return
+        try:
+            settings = update_settings(self.config_file, {"sync.auto": bool(enabled)})
+        except ConfigError as exc:
+            log.warning("cannot save [sync] auto: %s", exc.user_message)
+            self.notify(Notification("Nie zapisano ustawienia", exc.user_message, error=True))
+            return
+        self.settings_source.invalidate()
+        self.autosync.reload(settings)
+        log.info("automatic sync %s by the user", "on" if enabled else "off")
+
+    def open_settings(self) -> None:
+        self.ui.call(lambda: open_settings(self.config_file, self.opener))
+
+    def open_history(self) -> None:
+        self.ui.call(lambda: open_history(self.opener))
+
+    def open_log_folder(self) -> None:
+        self.ui.call(lambda: open_log_folder(self.opener))
+
+    def autostart_enabled(self) -> bool:
+        return bool(self.autostart.is_enabled())
+
+    def set_autostart(self, enabled: bool) -> None:
+        self.autostart.set_enabled(enabled, self.autostart.launch_command(self._config_arg))
+
+    def quit(self) -> None:
+        """"Zakończ": let the run reach a recovery point, then close the icon and the UI loop."""
+        if self.quitting:
+            return
+        self.quitting = True
+        log.info("quit requested")
+        self.refresh()
+
+        def stop_then_close() -> None:
+            try:
+                if not self.autosync.stop(wait=True, timeout=self.quit_timeout):
+                    log.warning("a run was still in progress after %.0f s; quitting anyway", self.quit_timeout)
+            finally:
+                self.ui.call(self._close)
+
+        self._start_thread(stop_then_close, name="raksbl-quit")
+
+    def _close(self) -> None:
+        if self.tray is not None:
+            self.tray.stop()
+        self.ui.quit()
+
+
+# ------------------------------------------------------------------ entry point
+
+
+def _tell_already_running(message: str) -> None:
+    print(message, file=sys.stderr)
+    if sys.platform == "win32":  # a windowed exe has no console: say it in a message box
+        try:
+            import ctypes
+
+            ctypes.windll.user32.MessageBoxW(None, message, "raksbl", 0x40)
+        except Exception:
+            pass
+    else:
+        from ui.notifications import DesktopNotifier
+
+        DesktopNotifier(background=False).notify(Notification("raksbl już działa", message))
+
+
+def main(config_path: str | None = None) -> int:
+    """``raksbl`` / ``raksbl tray``: the tray agent. Exit 0 after "Zakończ", 3 if one already runs."""
+    from agent.instance import AlreadyRunning, InstanceLock
+    from agent.logs import setup_logging
+    from agent.settings import load_settings
+
+    lock = InstanceLock()
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        _tell_already_running(exc.user_message)
+        return EXIT_ALREADY_RUNNING
+    try:
+        try:
+            settings = load_settings(config_path)
+            log_file = setup_logging(settings.log.level, settings.log.retention_days)
+        except ConfigError as exc:
+            log_file = setup_logging()
+            log.warning("starting unconfigured: %s", exc.user_message)
+        log.info("raksbl tray starting, pid %d, log %s", os.getpid(), log_file)
+        return TrayApp(config_path).run()
+    finally:
+        lock.release()

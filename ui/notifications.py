@@ -1,0 +1,122 @@
+"""Show a :class:`~agent.notify_policy.Notification` on the desktop, never crashing.
+
+* Windows: the tray icon's balloon (pystray ``Icon.notify``).
+* Linux and other freedesktop systems: ``notify-send`` if installed, else a ``gdbus call`` to
+  ``org.freedesktop.Notifications``; with no notification daemon the call fails quietly (logged).
+
+Delivery happens on a short-lived background thread: the caller (an event listener on the
+export thread) never waits for D-Bus.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.notify_policy import APP_TITLE, Notification
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 10.0
+WIN_TITLE_MAX = 63
+WIN_BODY_MAX = 255
+
+
+def _gvariant_str(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n")
+    return f"'{escaped}'"
+
+
+class DesktopNotifier:
+    """``notify(notification) -> bool``; ``icon_provider()`` returns the pystray icon (Windows)."""
+
+    def __init__(
+        self,
+        icon_provider: Callable[[], Any] = lambda: None,
+        *,
+        icon_path: Path | None = None,
+        platform: str = sys.platform,
+        runner: Callable[..., Any] = subprocess.run,
+        which: Callable[[str], str | None] = shutil.which,
+        background: bool = True,
+    ):
+        self._icon_provider = icon_provider
+        self.icon_path = icon_path
+        self.platform = platform
+        self._run = runner
+        self._which = which
+        self.background = background
+        self.sent: list[Notification] = []  # delivered ones, for the tray's own status and tests
+
+    def notify(self, notification: Notification) -> bool:
+        log.info("notification: %s | %s", notification.title, notification.body.replace("\n", " | "))
+        if not self.background:
+            return self._deliver(notification)
+        threading.Thread(target=self._deliver, args=(notification,), name="raksbl-notify", daemon=True).start()
+        return True
+
+    def _deliver(self, n: Notification) -> bool:
+        try:
+            if self.platform == "win32":
+                ok = self._via_icon(n)
+            else:
+                ok = self._via_freedesktop(n) or self._via_icon(n)
+        except Exception:
+            log.exception("showing a notification failed")
+            ok = False
+        if ok:
+            self.sent.append(n)
+        else:
+            log.warning("notification not shown (no notification service?): %s", n.title)
+        return ok
+
+    def _via_icon(self, n: Notification) -> bool:
+        icon = self._icon_provider()
+        if icon is None or not getattr(icon, "HAS_NOTIFICATION", False):
+            return False
+        body = n.body or n.title
+        if len(body) > WIN_BODY_MAX:
+            body = body[: WIN_BODY_MAX - 1] + "…"
+        icon.notify(body, n.title[:WIN_TITLE_MAX])
+        return True
+
+    def _via_freedesktop(self, n: Notification) -> bool:
+        icon = str(self.icon_path) if self.icon_path else ""
+        notify_send = self._which("notify-send")
+        if notify_send:
+            cmd = [notify_send, f"--app-name={APP_TITLE}", f"--urgency={'critical' if n.error else 'normal'}"]
+            if icon:
+                cmd.append(f"--icon={icon}")
+            cmd += ["--", n.title, n.body]
+            if self._call(cmd):
+                return True
+        gdbus = self._which("gdbus")
+        if gdbus:
+            hints = "{'urgency': <byte 2>}" if n.error else "{'urgency': <byte 1>}"
+            cmd = [
+                gdbus, "call", "--session",
+                "--dest", "org.freedesktop.Notifications",
+                "--object-path", "/org/freedesktop/Notifications",
+                "--method", "org.freedesktop.Notifications.Notify",
+                _gvariant_str(APP_TITLE), "0", _gvariant_str(icon), _gvariant_str(n.title),
+                _gvariant_str(n.body), "[]", hints, "-1",
+            ]
+            if self._call(cmd):
+                return True
+        return False
+
+    def _call(self, cmd: list[str]) -> bool:
+        try:
+            result = self._run(cmd, capture_output=True, text=True, timeout=TIMEOUT)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.warning("%s failed: %s", Path(cmd[0]).name, exc)
+            return False
+        if result.returncode != 0:
+            log.warning("%s exited %s: %s", Path(cmd[0]).name, result.returncode, (result.stderr or "").strip()[:300])
+            return False
+        return True

@@ -1,0 +1,225 @@
+"""The pystray icon: menu (Polish labels), icon look and tooltip from the scheduler's state.
+
+Nothing here decides anything: the menu calls a :class:`TrayActions` object (``ui.app.TrayApp``)
+and the look is a function of :class:`agent.autosync.AutoSyncState`. Every callback pystray
+calls (actions *and* ``checked`` getters) is wrapped by :func:`guarded`: an exception escaping a
+callback would silently kill the tray thread.
+
+pystray is imported lazily: importing it without a display raises (xorg backend), and tests set
+``PYSTRAY_BACKEND=dummy`` before the first import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import threading
+import time
+from typing import Any, Callable, Protocol
+
+from agent.autosync import AutoSyncState
+from agent.notify_policy import describe_summary
+from ui.icons import load_icon
+
+log = logging.getLogger(__name__)
+
+MENU_SEND = "Wyślij faktury"
+MENU_AUTO = "Automatyczna synchronizacja"
+MENU_SETTINGS = "Ustawienia…"
+MENU_HISTORY = "Historia…"
+MENU_LOGS = "Otwórz folder logów"
+MENU_AUTOSTART = "Uruchamiaj przy starcie systemu"
+MENU_QUIT = "Zakończ"
+MENU_LABELS = (MENU_SEND, MENU_AUTO, MENU_SETTINGS, MENU_HISTORY, MENU_LOGS, MENU_AUTOSTART, MENU_QUIT)
+
+TOOLTIP_MAX = 127  # Windows NOTIFYICONDATA.szTip holds 128 characters with the terminator
+
+
+class TrayActions(Protocol):
+    def send_now(self) -> None: ...
+    def auto_enabled(self) -> bool: ...
+    def set_auto(self, enabled: bool) -> None: ...
+    def open_settings(self) -> None: ...
+    def open_history(self) -> None: ...
+    def open_log_folder(self) -> None: ...
+    def autostart_enabled(self) -> bool: ...
+    def set_autostart(self, enabled: bool) -> None: ...
+    def quit(self) -> None: ...
+
+
+class guarded:
+    """``fn`` with every exception logged and swallowed (``default`` returned instead).
+
+    A class, not a closure: pystray counts a callable's ``__code__`` arguments to decide how to
+    call it, and a ``*args`` wrapper would be called with none.
+    """
+
+    def __init__(self, fn: Callable[..., Any], what: str, default: Any = None):
+        self.fn = fn
+        self.what = what
+        self.default = default
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self.fn(*args, **kwargs)
+        except Exception:
+            log.exception("tray: %s failed", self.what)
+            return self.default
+
+
+def build_menu(actions: TrayActions) -> Any:
+    """The tray menu; checkmarks are callables so they are re-read whenever the menu is built."""
+    import pystray
+
+    item = pystray.MenuItem
+
+    def action(fn: Callable[[], None], what: str) -> Callable[[Any, Any], None]:
+        return guarded(lambda icon, menu_item: fn(), what)
+
+    def toggle(setter: Callable[[bool], None], what: str) -> Callable[[Any, Any], None]:
+        return guarded(lambda icon, menu_item: setter(not menu_item.checked), what)
+
+    def checked(getter: Callable[[], bool], what: str) -> Callable[[Any], bool]:
+        return guarded(lambda menu_item: bool(getter()), what, default=False)
+
+    return pystray.Menu(
+        item(MENU_SEND, action(actions.send_now, "send now"), default=True),
+        item(MENU_AUTO, toggle(actions.set_auto, "toggle auto sync"),
+             checked=checked(actions.auto_enabled, "auto sync state")),
+        pystray.Menu.SEPARATOR,
+        item(MENU_SETTINGS, action(actions.open_settings, "open settings")),
+        item(MENU_HISTORY, action(actions.open_history, "open history")),
+        item(MENU_LOGS, action(actions.open_log_folder, "open log folder")),
+        item(MENU_AUTOSTART, toggle(actions.set_autostart, "toggle autostart"),
+             checked=checked(actions.autostart_enabled, "autostart state")),
+        pystray.Menu.SEPARATOR,
+        item(MENU_QUIT, action(actions.quit, "quit")),
+    )
+
+
+def icon_state(state: AutoSyncState) -> str:
+    """Which of the four looks: sending > attention > paused > idle."""
+    if state.running:
+        return "sending"
+    if not state.configured or state.needs_attention:
+        return "attention"
+    if state.paused:
+        return "paused"
+    return "idle"
+
+
+def _hhmm(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch).strftime("%H:%M")
+
+
+def tooltip(state: AutoSyncState, quitting: bool = False) -> str:
+    """"raksbl – ostatnio 14:02: wysłano 5 · następna 14:03" (≤127 characters)."""
+    if quitting:
+        text = "raksbl – kończenie pracy…"
+    elif not state.configured:
+        text = "raksbl – nieskonfigurowany"
+        if state.config_error and "Brak pliku" not in state.config_error:
+            text += f": {state.config_error}"
+    else:
+        parts = []
+        if state.running:
+            parts.append("trwa wysyłanie…")
+        if state.last_finished_at is not None:
+            result = f"błąd: {state.last_error}" if state.last_error else describe_summary(state.last_summary)
+            parts.append(f"ostatnio {_hhmm(state.last_finished_at)}: {result}")
+        elif not state.running:
+            parts.append("jeszcze nie wysyłano")
+        if state.paused:
+            parts.append("automatyczna synchronizacja wstrzymana")
+        elif state.next_run_at is not None and not state.running:
+            parts.append(f"następna {_hhmm(state.next_run_at)}")
+        text = "raksbl – " + " · ".join(parts)
+    if len(text) > TOOLTIP_MAX:
+        text = text[: TOOLTIP_MAX - 1] + "…"
+    return text
+
+
+class TrayIcon:
+    """Owns the pystray icon; :meth:`show` is safe to call from any thread."""
+
+    def __init__(self, actions: TrayActions, *, name: str = "raksbl"):
+        import pystray
+
+        self._pystray = pystray
+        self.menu = build_menu(actions)
+        self.icon = pystray.Icon(name, load_icon("idle"), "raksbl", menu=self.menu)
+        self.look = "idle"
+        self.title = "raksbl"
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._refresh_menu_before_showing()
+
+    @property
+    def backend(self) -> str:
+        return type(self.icon).__module__.rsplit("_", 1)[-1]
+
+    def _refresh_menu_before_showing(self) -> None:
+        # win32 builds the native menu once; rebuild it on each right click so the checkmarks
+        # (start at login!) reflect the real state at the moment the menu opens.
+        handlers = getattr(self.icon, "_message_handlers", None)
+        if sys.platform != "win32" or not isinstance(handlers, dict):
+            return
+        try:
+            from pystray._util import win32  # type: ignore[import-not-found]
+
+            original = handlers[win32.WM_NOTIFY]
+
+            def on_notify(wparam: Any, lparam: Any) -> Any:
+                if lparam == win32.WM_RBUTTONUP:
+                    guarded(self.icon.update_menu, "menu refresh")()
+                return original(wparam, lparam)
+
+            handlers[win32.WM_NOTIFY] = on_notify
+        except Exception:
+            log.exception("could not hook the menu refresh; checkmarks refresh after each action only")
+
+    def show(self, state: AutoSyncState, quitting: bool = False) -> None:
+        look = icon_state(state)
+        title = tooltip(state, quitting)
+        with self._lock:
+            if look != self.look:
+                self.look = look
+                self.icon.icon = load_icon(look)
+            if title != self.title:
+                self.title = title
+                self.icon.title = title
+        self.update_menu()
+
+    def update_menu(self) -> None:
+        if self._thread is not None:  # backends implement it only once the loop runs
+            guarded(self.icon.update_menu, "menu update")()
+
+    def start(self) -> None:
+        """Run the icon's loop on its own thread (pystray's ``run`` works off the main thread
+        on win32 and xorg; ``run_detached`` on xorg leaks a setup thread, so it is not used)."""
+
+        def setup(icon: Any) -> None:
+            icon.visible = True
+
+        self._thread = threading.Thread(target=self._run, args=(setup,), name="raksbl-tray", daemon=True)
+        self._thread.start()
+
+    def _run(self, setup: Callable[[Any], None]) -> None:
+        try:
+            self.icon.run(setup)
+        except Exception:
+            log.exception("the tray icon loop failed")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        guarded(self.icon.stop, "icon stop")()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def wait_visible(self, timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if getattr(self.icon, "visible", False):
+                return True
+            time.sleep(0.05)
+        return False
