@@ -117,6 +117,68 @@ class OrderBook:
         receipt = receipt_from_api(answer)
         return [receipt] if receipt.id and receipt.order_id in (0, order_id) else []
 
+    # -- batch prefetch ----------------------------------------------------------------------
+    def prefetch(self, wanted: dict[int, set[str]]) -> None:
+        """Learn orders and their invoices/receipts for many orders with list calls.
+
+        ``wanted`` maps order id → kinds needed ("invoice"/"receipt"). List calls return up to
+        100 items, so a batch costs a few calls instead of two per document. The prefetch is
+        opportunistic and never spends more calls than per-order lookups would: whatever it
+        could not settle for certain is left to :meth:`order` / :meth:`documents`, which look
+        it up one by one. Call it only after the documents are claimed (see run.py), so what
+        it reads cannot be overtaken by another agent working on the same documents.
+        """
+        if len(wanted) < 3:  # per-order lookups are as cheap
+            return
+        budget = max(1, len(wanted) // 3)
+        self._prefetch_orders(sorted(wanted), budget)
+        oldest = min(
+            (_int(o.get("date_add")) for oid, o in self._orders.items() if oid in wanted and o), default=0
+        )
+        if not oldest:
+            return
+        for kind, method, key, id_key in (
+            ("invoice", "getInvoices", "invoices", "invoice_id"),
+            ("receipt", "getReceipts", "receipts", "receipt_id"),
+        ):
+            orders = {oid for oid, kinds in wanted.items() if kind in kinds and self._orders.get(oid)}
+            if len(orders) >= 3:
+                self._prefetch_documents(kind, method, key, id_key, orders, oldest, budget)
+
+    def _prefetch_orders(self, order_ids: list[int], budget: int) -> None:
+        wanted = set(order_ids)
+        next_id, last = order_ids[0], order_ids[-1]
+        for _ in range(budget):
+            page = self.client.call(
+                "getOrders", id_from=next_id, get_unconfirmed_orders=True, include_custom_extra_fields=True
+            ).get("orders") or []
+            ids = [_int(o.get("order_id")) for o in page]
+            for order, order_id in zip(page, ids):
+                if order_id in wanted:
+                    self._orders[order_id] = order
+            if len(page) < 100 or not ids or max(ids) >= last:
+                return
+            next_id = max(ids) + 1
+
+    def _prefetch_documents(self, kind, method, key, id_key, orders: set[int], oldest: int, budget: int) -> None:
+        # An order's documents are issued after the order was added; a day's margin covers
+        # clock differences. Only a listing that reached its end is complete for every order.
+        found: dict[int, list[BLDocument]] = {oid: [] for oid in orders}
+        convert = invoice_from_api if kind == "invoice" else receipt_from_api
+        params = {"date_from": oldest - 86400}
+        for _ in range(budget):
+            page = self.client.call(method, **params).get(key) or []
+            for raw in page:
+                order_id = _int(raw.get("order_id"))
+                if order_id in found and (kind == "receipt" or (raw.get("type") or "normal") == "normal"):
+                    found[order_id].append(convert(raw))
+            if len(page) < 100:
+                for order_id, docs in found.items():
+                    self._docs[(kind, order_id)] = docs
+                return
+            params["id_from"] = max(_int(raw.get(id_key)) for raw in page) + 1
+        log.debug("%s listing longer than the budget; falling back to per-order lookups", method)
+
     def remember_order(self, order_id: int, order: dict | None) -> None:
         self._orders[order_id] = order
 

@@ -104,28 +104,57 @@ class DocumentExporter:
         # we may change after a failure (never touch an order that may be someone else's).
         self._verified_orders: set[int] = set()
 
-    # -- entry point ---------------------------------------------------------------------
-    def export(self, doc: Document) -> Outcome:
-        """Export one document; per-document problems become an Outcome, run-level ones raise."""
-        entry = None if self.dry_run else self.journal.ensure(
-            self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id
-        )
-        if entry is not None:
-            if entry.state == "skipped":
-                return Outcome("skipped", "pominięty na żądanie użytkownika")
-            if entry.state == "in_doubt" and not entry.retry_allowed:
-                return Outcome("in_doubt", entry.error or "wymaga sprawdzenia")
-        if self.dry_run:
-            return self._dry_run(doc)
+    # -- entry points --------------------------------------------------------------------
+    def precheck(self, doc: Document) -> Outcome | None:
+        """An outcome decided by the journal alone (skipped / in doubt), else None."""
+        entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id)
+        if entry is None:
+            return None
+        if entry.state == "skipped":
+            return Outcome("skipped", "pominięty na żądanie użytkownika")
+        if entry.state == "in_doubt" and not entry.retry_allowed:
+            return Outcome("in_doubt", entry.error or "wymaga sprawdzenia")
+        return None
+
+    def claim(self, doc: Document):
+        """Lock the document in RaksSQL: a Claim, or an Outcome when it cannot be worked on now."""
         try:
             claim = self.repo.claim(doc)
         except RowLocked as exc:
             return Outcome("deferred", str(exc))
+        if not claim.still_to_send:
+            claim.rollback()
+            return Outcome("skipped", "status dokumentu zmieniono w RaksSQL w trakcie wysyłki")
+        return claim
+
+    def prefetch(self, docs: list[Document]) -> None:
+        """Read what BaseLinker knows about these documents' orders with a few list calls."""
+        wanted: dict[int, set[str]] = {}
+        for doc in docs:
+            if doc.order_id is not None and doc.has_pdf:
+                wanted.setdefault(doc.order_id, set()).add(KIND[doc.doc_type])
+        self.orders.prefetch(wanted)
+
+    def export(self, doc: Document, claim=None) -> Outcome:
+        """Export one document; per-document problems become an Outcome, run-level ones raise.
+
+        ``claim`` is the document's lock from :meth:`claim` (taken here when not given).
+        """
+        decided = self.precheck(doc)
+        if decided is not None:
+            if claim is not None:
+                claim.rollback()
+            return decided
+        if self.dry_run:
+            return self._dry_run(doc)
+        if claim is None:
+            claim = self.claim(doc)
+            if isinstance(claim, Outcome):
+                return claim
+        entry = self.journal.ensure(self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id)
         with claim:
-            if claim.current_status not in self.settings.raks.statuses_to_send:
-                return Outcome("skipped", "status dokumentu zmieniono w RaksSQL w trakcie wysyłki")
             try:
-                outcome = self._export_claimed(doc, entry, claim)
+                return self._export_claimed(doc, entry, claim)
             except DocumentInDoubt as exc:
                 self.journal.mark(entry, "in_doubt", run_id=self.run_id, error=str(exc), retry_allowed=False)
                 return Outcome("in_doubt", str(exc))
@@ -133,7 +162,6 @@ class DocumentExporter:
                 reason = str(exc)
                 self._after_failure(doc, entry, claim, reason)
                 return Outcome("failed", reason)
-        return outcome
 
     # -- the protocol ----------------------------------------------------------------------
     def _validate(self, doc: Document) -> bytes:

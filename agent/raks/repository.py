@@ -325,7 +325,9 @@ class RaksRepository:
             order_ref = _text(r.get("ORDER_REF"))
             pdf_size = r.get("PDF_SIZE")
             pdf_size = int(pdf_size) if pdf_size is not None else None
-            has_pdf = bool(r.get("HAS_PDF")) and (pdf_size is None or pdf_size > 0)
+            # An empty PDF row counts as "has a PDF" so the export can say "the PDF is empty"
+            # instead of "no PDF" (the fix differs: regenerate vs. generate).
+            has_pdf = bool(r.get("HAS_PDF"))
             status = r.get("ID_STATUSU")
             return Document(
                 raks_id=int(r["ID"]),
@@ -350,7 +352,7 @@ class RaksRepository:
             ) from None
 
     def read_pdf(self, doc: Document) -> bytes | None:
-        """The document's PDF as bytes, or None when it has none (no row, NULL or empty)."""
+        """The document's PDF as bytes (b"" when the stored file is empty), None when it has none."""
         columns, rows = self._query(_profile.DOCUMENT_PDF, (doc.doc_type, doc.raks_id))
         if not rows:
             return None
@@ -362,7 +364,7 @@ class RaksRepository:
             value = value.encode("cp1250")
         elif hasattr(value, "read"):  # BlobReader
             value = value.read()
-        return bytes(value) if value else None
+        return bytes(value)
 
     def statuses(self) -> list[tuple[int, str]]:
         columns, rows = self._query(_profile.STATUSES)
