@@ -62,7 +62,9 @@ def _number(item: Any) -> str:
 
 
 def _reason(item: Any) -> str:
-    reason = str(getattr(item, "reason", "") or "").strip()
+    # events carry .reason; run.py's DocumentResult carries it in .outcome.reason
+    reason = getattr(item, "reason", None) or getattr(getattr(item, "outcome", None), "reason", None) or ""
+    reason = str(reason).strip()
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 
 

@@ -245,7 +245,7 @@ class TrayApp:
             self.ui._destroy_root()
             return EXIT_NO_TRAY
         self.autosync.start()
-        self.tray.start()
+        self.tray.start(on_visible=self.refresh)
         self.refresh()
         state = self.autosync.state()
         if not state.configured:
@@ -303,6 +303,8 @@ class TrayApp:
             setup_logging(settings.log.level, settings.log.retention_days)
 
     def notify(self, notification: Notification | None) -> None:
+        if self.quitting:  # "przerwano: agent kończy pracę" is what the user asked for
+            return
         if notification is not None and self.notifier is not None:
             self.notifier.notify(notification)
 

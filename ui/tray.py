@@ -140,6 +140,17 @@ def tooltip(state: AutoSyncState, quitting: bool = False) -> str:
     return text
 
 
+_ASCII_FOLD = str.maketrans({"ł": "l", "Ł": "L", "–": "-", "…": "...", "„": '"', "”": '"', "·": "|"})
+
+
+def x11_safe_title(text: str) -> str:
+    """The xorg backend writes WM_NAME as Latin-1: fold Polish letters and typography to ASCII."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text.translate(_ASCII_FOLD))
+    return "".join(c for c in folded if not unicodedata.combining(c)).encode("latin-1", "replace").decode("latin-1")
+
+
 class TrayIcon:
     """Owns the pystray icon; :meth:`show` is safe to call from any thread."""
 
@@ -180,27 +191,40 @@ class TrayIcon:
             log.exception("could not hook the menu refresh; checkmarks refresh after each action only")
 
     def show(self, state: AutoSyncState, quitting: bool = False) -> None:
+        """Set the look and tooltip for ``state``; never raises (called from event listeners)."""
         look = icon_state(state)
         title = tooltip(state, quitting)
+        if self.backend == "xorg":
+            title = x11_safe_title(title)
         with self._lock:
             if look != self.look:
                 self.look = look
-                self.icon.icon = load_icon(look)
+                guarded(setattr, "icon image")(self.icon, "icon", load_icon(look))
             if title != self.title:
                 self.title = title
-                self.icon.title = title
+                if self.icon.title == title:
+                    # set before the icon was visible: pystray would skip an unchanged value
+                    guarded(getattr(self.icon, "_update_title", lambda: None), "tooltip")()
+                else:
+                    guarded(setattr, "tooltip")(self.icon, "title", title)
         self.update_menu()
 
     def update_menu(self) -> None:
         if self._thread is not None:  # backends implement it only once the loop runs
             guarded(self.icon.update_menu, "menu update")()
 
-    def start(self) -> None:
+    def start(self, on_visible: Callable[[], None] | None = None) -> None:
         """Run the icon's loop on its own thread (pystray's ``run`` works off the main thread
-        on win32 and xorg; ``run_detached`` on xorg leaks a setup thread, so it is not used)."""
+        on win32 and xorg; ``run_detached`` on xorg leaks a setup thread, so it is not used).
+        ``on_visible`` runs once the icon is shown (to push the current look and tooltip: some
+        backends ignore changes made before that)."""
 
         def setup(icon: Any) -> None:
             icon.visible = True
+            if on_visible is not None:
+                with self._lock:
+                    self.look, self.title = "", ""
+                guarded(on_visible, "first refresh")()
 
         self._thread = threading.Thread(target=self._run, args=(setup,), name="raksbl-tray", daemon=True)
         self._thread.start()

@@ -124,3 +124,21 @@ def test_run_error_suppression_and_titles():
 def test_describe_summary_for_tooltip():
     assert describe_summary(None) == "brak"
     assert describe_summary(summary(sent(1, 2), failed((3, "x")), aborted="y")) == "wysłano 2, błędy 1, przerwano"
+
+
+def test_real_run_summary_shape():
+    """run.py's RunSummary holds DocumentResult(ref, outcome) with the reason in the outcome."""
+    from agent.export.protocol import Outcome
+    from agent.export.run import DocumentResult, RunSummary
+
+    s = RunSummary(run_id="r", trigger="auto", dry_run=False, started_at=0.0, results=[
+        DocumentResult(ref(1), Outcome("sent", bl_doc_id=9)),
+        DocumentResult(ref(2), Outcome("failed", "Brak PDF dokumentu")),
+        DocumentResult(ref(3), Outcome("deferred", "wiersz zablokowany")),
+    ])
+    n = NotifyPolicy().for_summary(s)
+    assert n.title == "1 dokument nie został wysłany"
+    assert n.body.splitlines() == ["Wysłano 1 dokument do BaseLinker.", "FS 2/2026: Brak PDF dokumentu"]
+    dry = RunSummary(run_id="r", trigger="manual", dry_run=True, started_at=0.0,
+                     results=[DocumentResult(ref(1), Outcome("would_send"))])
+    assert NotifyPolicy().for_summary(dry, trigger="manual") is None
