@@ -1,0 +1,184 @@
+"""The PyInstaller bundle (build/raksbl.spec) really works: nothing the app needs was left out.
+
+The bundle is built into ``dist/raksbl/`` exactly as ``make dist`` does, or reused when it is
+newer than every file it is made of. Then the BUILT executables run, in fresh processes that
+cannot see the source tree's Python:
+
+* ``raksbl-cli --version``;
+* ``raksbl-cli send --dry-run`` against the demo company (embedded Firebird database built here,
+  BaseLinker sandbox served from this process) — this loads fdb + the system libfbclient,
+  requests, tomlkit, zoneinfo, the export engine and the journal;
+* ``raksbl-cli doctor`` (the BaseLinker client's reference calls and the RaksSQL statistics);
+* the windowed ``raksbl`` docking its icon into a real tray under Xvfb (pystray's xorg backend,
+  Pillow, Tk and the tray images from ``assets/``).
+
+The Firebird client is deliberately not bundled: on Linux the system's ``libfbclient.so.2``
+(package libfbclient2, with firebird3.0-server-core for the embedded engine) is used.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "dist" / "raksbl"
+EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
+CLI = DIST / f"raksbl-cli{EXE_SUFFIX}"
+GUI = DIST / f"raksbl{EXE_SUFFIX}"
+BUILD_TIMEOUT = 900  # seconds; a build takes well under a minute on a CI runner
+
+
+def _inputs() -> list[Path]:
+    """Every file whose change must rebuild the bundle."""
+    files = [ROOT / "pyproject.toml", ROOT / "build" / "raksbl.spec", ROOT / "build" / "entry.py"]
+    for folder in ("agent", "ui", "assets"):
+        files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    # installing or upgrading a package changes site-packages' own mtime
+    files += [Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
+    return files
+
+
+def _bundle_is_fresh() -> bool:
+    if not (CLI.exists() and GUI.exists()):
+        return False
+    built = min(CLI.stat().st_mtime, GUI.stat().st_mtime)
+    return all(p.stat().st_mtime <= built for p in _inputs() if p.exists())
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    if _bundle_is_fresh():
+        return DIST
+    if importlib.util.find_spec("PyInstaller") is None:
+        pytest.fail("PyInstaller is not installed: pip install -e '.[build]' (scripts/bootstrap.sh build)",
+                    pytrace=False)
+    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+           "--distpath", str(ROOT / "dist"), "--workpath", str(ROOT / "build" / "work"),
+           str(ROOT / "build" / "raksbl.spec")]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, f"pyinstaller failed after {took:.0f} s:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+    print(f"bundle built in {took:.1f} s")
+    return DIST
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    """An environment in which the bundle cannot borrow the developer's Python or settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTHON", "RAKSBL_", "VIRTUAL_ENV"))}
+    env["HOME"] = str(tmp_path / "home")
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "home" / ".config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "home" / ".local" / "share")
+    env["RAKSBL_DATA_DIR"] = str(tmp_path / "data")
+    env.pop("DISPLAY", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo company database + a running BaseLinker sandbox + the environment for the bundle."""
+    from agent.baselinker.sandbox import SandboxServer
+    from agent.demo import DEMO_PASSWORD, DEMO_TOKEN, build_demo
+    from agent.settings import update_settings
+
+    tmp = tmp_path_factory.mktemp("bundle-demo")
+    settings_path, state, _notes = build_demo(tmp / "demo")
+    with SandboxServer(state).start() as server:
+        update_settings(settings_path, {"baselinker.api_url": server.url})
+        env = _clean_env(tmp)
+        env.update(RAKSBL_CONFIG=str(settings_path), RAKSBL_BASELINKER_TOKEN=DEMO_TOKEN,
+                   RAKSBL_RAKS_PASSWORD=DEMO_PASSWORD)
+        yield settings_path, state, env
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    # cwd outside the repository: the bundle must not pick up agent/ from the working directory
+    return subprocess.run([str(CLI), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+
+
+def test_both_executables_exist(bundle):
+    assert CLI.is_file() and os.access(CLI, os.X_OK)
+    assert GUI.is_file() and os.access(GUI, os.X_OK)
+    internal = bundle / "_internal"
+    assert (internal / "assets" / "tray-idle.png").is_file()
+    assert (internal / "assets" / "raksbl.ico").is_file()
+    assert list(internal.glob("certifi/cacert.pem")), "certifi's CA bundle is missing"
+    assert list(internal.glob("ttkbootstrap/assets/*")), "ttkbootstrap's assets are missing"
+    assert list(internal.glob("keyring-*.dist-info/entry_points.txt")), "keyring's backend list is missing"
+    assert not list(internal.glob("*fbclient*")), "a Firebird client was bundled (it must come from the system)"
+
+
+def test_version(bundle, tmp_path):
+    from agent import __version__
+
+    proc = run_cli("--version", env=_clean_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"raksbl {__version__}"
+
+
+def test_send_dry_run_against_the_demo_database(bundle, demo, tmp_path):
+    settings_path, state, env = demo
+    before = state.snapshot()
+    proc = run_cli("send", "--dry-run", env=env, cwd=tmp_path)
+    out = proc.stdout
+    assert "Podgląd (--dry-run)" in out, proc.stderr
+    # the ready invoices and receipts are listed, the problem documents are reported
+    assert out.count("do wysłania") >= 12, out
+    assert "FS 1/" in out and "PA 1/" in out, out
+    assert "BŁĄD: brak PDF" in out, out
+    assert "Podsumowanie — do wysłania: 13" in out, out
+    assert proc.returncode == 1, f"exit {proc.returncode}\n{out}\n{proc.stderr}"  # some documents have problems
+    assert "Traceback" not in proc.stderr, proc.stderr
+    after = state.snapshot()
+    assert after.get("invoices", []) == before.get("invoices", [])  # a dry run writes nothing
+
+
+def test_doctor_against_the_demo(bundle, demo, tmp_path):
+    _settings, _state, env = demo
+    proc = run_cli("doctor", env=env, cwd=tmp_path)
+    assert "połączenie: OK, serwer" in proc.stdout, proc.stdout + proc.stderr
+    assert "Faktury" in proc.stdout and "czeka na wysłanie:" in proc.stdout, proc.stdout
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.ui
+def test_windowed_exe_docks_into_a_tray(bundle, demo, tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the tray is checked under Xvfb on Linux")
+    from tests.support.xserver import XSession, missing_tools, wait_for
+
+    missing = [t for t in missing_tools() if t not in ("dunst", "import", "xdotool")]
+    if missing:
+        pytest.skip(f"missing tools for the X server: {', '.join(missing)}")
+    settings_path, _state, env = demo
+    with XSession(tmp_path / "x", notifications=False) as xs:
+        env = dict(env, DISPLAY=xs.display, PYSTRAY_BACKEND="xorg", RAKSBL_DATA_DIR=str(tmp_path / "tray-data"))
+        tray = subprocess.Popen([str(GUI), "--config", str(settings_path)], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            try:
+                wait_for(lambda: xs.tray_icons() or tray.poll() is not None, 60, what="the bundled tray icon")
+            finally:
+                if tray.poll() is not None:
+                    out, err = tray.communicate()
+                    pytest.fail(f"the bundled tray agent exited with {tray.returncode}:\n{out}\n{err}")
+            assert xs.tray_icons()
+            tray.send_signal(signal.SIGTERM)
+            out, err = tray.communicate(timeout=30)
+            assert tray.returncode == 0, f"exit {tray.returncode}\n{out}\n{err}"
+        finally:
+            if tray.poll() is None:
+                tray.kill()
+                tray.communicate()
