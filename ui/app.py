@@ -220,7 +220,8 @@ class TrayApp:
         if notifier is None:
             from ui.notifications import DesktopNotifier
 
-            notifier = DesktopNotifier(lambda: self.tray.icon if self.tray else None, icon_path=icon_path("idle"))
+            notifier = DesktopNotifier(lambda: self.tray.icon if self.tray else None, icon_path=icon_path("idle"),
+                                       error_icon_path=icon_path("attention"))
         self.notifier = notifier
         self.quitting = False
         self._trigger: str | None = None

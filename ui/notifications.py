@@ -40,6 +40,7 @@ class DesktopNotifier:
         icon_provider: Callable[[], Any] = lambda: None,
         *,
         icon_path: Path | None = None,
+        error_icon_path: Path | None = None,
         platform: str = sys.platform,
         runner: Callable[..., Any] = subprocess.run,
         which: Callable[[str], str | None] = shutil.which,
@@ -47,6 +48,7 @@ class DesktopNotifier:
     ):
         self._icon_provider = icon_provider
         self.icon_path = icon_path
+        self.error_icon_path = error_icon_path or icon_path
         self.platform = platform
         self._run = runner
         self._which = which
@@ -86,7 +88,8 @@ class DesktopNotifier:
         return True
 
     def _via_freedesktop(self, n: Notification) -> bool:
-        icon = str(self.icon_path) if self.icon_path else ""
+        path = self.error_icon_path if n.error else self.icon_path
+        icon = str(path) if path else ""
         notify_send = self._which("notify-send")
         if notify_send:
             cmd = [notify_send, f"--app-name={APP_TITLE}", f"--urgency={'critical' if n.error else 'normal'}"]

@@ -221,6 +221,7 @@ class TrayIcon:
 
         def setup(icon: Any) -> None:
             icon.visible = True
+            guarded(self._enable_clicks_on_xorg, "xorg click events")()
             if on_visible is not None:
                 with self._lock:
                     self.look, self.title = "", ""
@@ -234,6 +235,20 @@ class TrayIcon:
             self.icon.run(setup)
         except Exception:
             log.exception("the tray icon loop failed")
+
+    def _enable_clicks_on_xorg(self) -> None:
+        # pystray 0.19's xorg window does not select ButtonPress, so a click on the icon never
+        # reaches the default action ("Wyślij faktury"); ask the X server for those events too.
+        window = getattr(self.icon, "_window", None)
+        display = getattr(self.icon, "_display", None)
+        if self.backend != "xorg" or window is None or display is None:
+            return
+        import Xlib.X
+
+        window.change_attributes(
+            event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+        )
+        display.flush()
 
     def stop(self, timeout: float = 5.0) -> None:
         guarded(self.icon.stop, "icon stop")()

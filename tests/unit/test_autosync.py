@@ -291,3 +291,67 @@ def test_clean_stop_mid_run_sets_the_cancel_event_and_joins():
     assert not sync.state().running and sync.state().stopping
     assert len(run.calls) == 1
     assert sync.run_now() is False  # nothing starts after stop
+
+
+HEADLESS = """
+import sys, threading
+from types import SimpleNamespace
+import agent.autosync as a
+def fake_run(settings, *, trigger, bus, cancel):
+    print("RUN", trigger, flush=True)
+    cancel.wait(30)   # a long run: SIGTERM must stop it through the cancel event
+    print("CANCELLED" if cancel.is_set() else "TIMEOUT", flush=True)
+    return SimpleNamespace(sent=[], failed=[], in_doubt=[], deferred=[], aborted="przerwano")
+sys.exit(a.run_headless(sys.argv[1], run_fn=fake_run))
+"""
+
+
+def test_run_headless_single_instance_and_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "raksbl.toml"
+    write_default_settings(cfg)  # [sync] auto = false: ignored by `raksbl run`
+    env = dict(os.environ, RAKSBL_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(root),
+               RAKSBL_BASELINKER_TOKEN="1234-5678-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    first = subprocess.Popen([sys.executable, "-c", HEADLESS, str(cfg)], env=env, cwd=root,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "RUN auto"  # the timer ran at once
+        second = subprocess.run([sys.executable, "-c", HEADLESS, str(cfg)], env=env, cwd=root,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 3
+        assert f"PID {first.pid}" in second.stderr
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=60)
+        assert first.returncode == 0, err
+        assert out.strip() == "CANCELLED"
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    log_text = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "data" / "logs").glob("*.log"))
+    assert "raksbl run stopped" in log_text and "signal 15" in log_text
+    assert "ABCDEFGHIJ" not in log_text
+
+
+def test_run_headless_without_settings_exits_2(tmp_path, monkeypatch, capsys):
+    import logging
+
+    from agent.autosync import run_headless
+
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path / "data"))
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        assert run_headless(str(tmp_path / "missing.toml"), run_fn=FakeRun()) == 2
+    finally:
+        for h in list(root.handlers):
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+    assert "Brak pliku ustawień" in capsys.readouterr().err

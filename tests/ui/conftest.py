@@ -1,0 +1,41 @@
+"""Fixtures for tests under a real X server (Xvfb + trayer + dunst on a private D-Bus)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.support.xserver import XSession, missing_tools
+
+
+@pytest.fixture
+def xsession(tmp_path):
+    """A private desktop: Xvfb on a free display, D-Bus session, trayer, dunst -print."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the X server tests run on Linux")
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"missing tools for the X server tests: {', '.join(missing)}")
+    with XSession(tmp_path / "x") as session:
+        yield session
+
+
+@pytest.fixture
+def tray_export_env(company_db, tmp_path):
+    """Real Firebird company database + BaseLinker sandbox over HTTP + a settings file.
+
+    The same environment as tests/integration's ``export_env`` (kept local: that fixture lives
+    in tests/integration/conftest.py, which tests/ui cannot see).
+    """
+    from agent.baselinker.sandbox import SandboxServer
+    from tests.support.export_env import ExportEnv, make_state
+
+    state = make_state()
+    with SandboxServer(state).start() as server:
+        (tmp_path / "agent").mkdir()
+        env = ExportEnv(company_db, state, server, tmp_path / "agent")
+        try:
+            yield env
+        finally:
+            env.close()
