@@ -315,6 +315,7 @@ def cmd_sandbox(args) -> int:
 def cmd_demo(args) -> int:
     from agent.demo import run_demo
 
+    _setup_logging()
     return run_demo(keep_running=args.keep)
 
 
@@ -322,6 +323,12 @@ def cmd_tray(args) -> int:
     from ui.app import main as tray_main  # the GUI lives in ui/, imported only here
 
     return tray_main(args.config)
+
+
+def cmd_settings(args) -> int:
+    from ui.settings import run_standalone  # the GUI lives in ui/, imported only here
+
+    return run_standalone(args.config)
 
 
 def cmd_run(args) -> int:
@@ -369,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", help="plik JSON z danymi startowymi")
     p = add("demo", cmd_demo, "pokaz: baza demo + piaskownica + jedna wysyłka")
     p.add_argument("--keep", action="store_true", help="zostaw piaskownicę uruchomioną po pokazie")
+    add("settings", cmd_settings, "otwórz okno ustawień (0 = zapisano, 1 = anulowano)")
     add("tray", cmd_tray, "uruchom agenta w zasobniku systemowym (domyślne)")
     add("run", cmd_run, "uruchom automatyczną synchronizację bez ikony (serwer/usługa)")
     return parser

@@ -1,0 +1,59 @@
+"""Handing results from worker threads to the Tk thread (docs/style.md, "pystray").
+
+Tk may only be touched from the thread running its main loop, and ``after()`` itself is not
+safe to call from another thread. Workers therefore only ``post()`` callables into a queue that
+the Tk thread drains every ``poll_ms`` with ``after``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+class TkDispatcher:
+    """A queue drained on the Tk thread while ``widget`` exists."""
+
+    def __init__(self, widget: Any, poll_ms: int = 50):
+        self._widget = widget
+        self._queue: queue.Queue[Callable[[], Any]] = queue.Queue()
+        self.poll_ms = poll_ms
+        self._stopped = False
+        self._after_id = widget.after(poll_ms, self._poll)
+
+    def post(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the Tk thread soon (callable from any thread)."""
+        self._queue.put(fn)
+
+    def drain(self) -> int:
+        count = 0
+        while True:
+            try:
+                fn = self._queue.get_nowait()
+            except queue.Empty:
+                return count
+            count += 1
+            try:
+                fn()
+            except Exception:  # an exception escaping a Tk callback would be lost silently
+                log.exception("UI callback failed")
+
+    def _poll(self) -> None:
+        if self._stopped:
+            return
+        self.drain()
+        try:
+            if self._widget.winfo_exists():
+                self._after_id = self._widget.after(self.poll_ms, self._poll)
+        except Exception:  # the widget (or Tk) is gone
+            self._stopped = True
+
+    def stop(self) -> None:
+        self._stopped = True
+        try:
+            self._widget.after_cancel(self._after_id)
+        except Exception:
+            pass

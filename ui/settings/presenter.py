@@ -1,0 +1,769 @@
+"""The logic of the "Ustawienia" dialog: load, live look-ups, validation, save (Solaar-style).
+
+The presenter talks to a :class:`SettingsView` protocol: the view only shows what it is given
+(values, dropdown choices, inline status texts) and reports what the user typed. So every
+behaviour of the dialog is tested with a fake view (``tests/unit/test_settings_presenter.py``).
+
+Fields are named by their settings key (``sync.interval_seconds``), so a :class:`ConfigError`
+from :mod:`agent.settings` lands next to the field its ``key`` names. Extra fields:
+``secret:baselinker-token`` / ``secret:raks-password`` (the keyring secrets, named like the
+``key`` of the ConfigError :func:`agent.secrets.get_secret` raises), ``raks.server`` +
+``raks.path`` (together ``raks.database``), ``test:baselinker`` / ``test:raks`` (the status
+lines of the "Testuj połączenie" buttons) and ``banner`` (the dialog's message line).
+
+Threading: look-ups run through the ``start_thread`` seam; their results come back through the
+``call_in_ui`` seam (in the dialog: a queue polled with ``after`` on the Tk thread), so the view
+is touched only from the thread that created it. A result that arrives after a newer look-up
+was started, or after the dialog closed, is dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol, Sequence
+
+from agent import lookups, paths
+from agent import secrets as agent_secrets
+from agent.errors import ConfigError
+from agent.raks.profile import DEFAULT_QUERIES, SPECS, Profile
+from agent.settings import (
+    LOG_LEVELS,
+    MIN_INTERVAL_SECONDS,
+    Settings,
+    load_settings,
+    update_settings,
+)
+
+log = logging.getLogger(__name__)
+
+TOKEN = "secret:" + agent_secrets.BASELINKER_TOKEN
+PASSWORD = "secret:" + agent_secrets.RAKS_PASSWORD
+SERVER = "raks.server"
+DB_PATH = "raks.path"
+QUERIES = "raks.queries"
+TEST_BASELINKER = "test:baselinker"
+TEST_RAKS = "test:raks"
+BANNER = "banner"
+
+TABS: dict[str, tuple[str, ...]] = {
+    "BaseLinker": (TOKEN, TEST_BASELINKER, "baselinker.requests_per_minute", "baselinker.api_url",
+                   "baselinker.timeout_seconds"),
+    "RaksSQL": (SERVER, DB_PATH, "raks.user", PASSWORD, "raks.charset", "raks.client_library", TEST_RAKS),
+    "Dokumenty": ("raks.statuses_to_send", "raks.status_after_send", "raks.status_on_error", "raks.document_types",
+                  "raks.not_before", "baselinker.invoice_series_id", "baselinker.receipt_series_id",
+                  "baselinker.number_field", "baselinker.order_status_on_success",
+                  "baselinker.order_status_on_error"),
+    "Synchronizacja": ("sync.auto", "sync.interval_seconds", "sync.max_documents_per_run", "sync.notifications"),
+    "Zaawansowane": (QUERIES, "log.level"),
+}
+FIELD_ORDER: tuple[str, ...] = tuple(f for fields in TABS.values() for f in fields)
+
+INT_FIELDS = ("baselinker.requests_per_minute", "baselinker.timeout_seconds", "sync.interval_seconds",
+              "sync.max_documents_per_run")
+BASELINKER_FIELDS = ("baselinker.invoice_series_id", "baselinker.receipt_series_id", "baselinker.number_field",
+                     "baselinker.order_status_on_success", "baselinker.order_status_on_error")
+RAKS_FIELDS = ("raks.statuses_to_send", "raks.status_after_send", "raks.status_on_error")
+
+# The settings this dialog edits (everything else in the file is left exactly as it is).
+MANAGED_KEYS = ("baselinker.api_url", "baselinker.requests_per_minute", "baselinker.timeout_seconds",
+                "baselinker.invoice_series_id", "baselinker.receipt_series_id", "baselinker.number_field",
+                "baselinker.order_status_on_success", "baselinker.order_status_on_error",
+                "raks.database", "raks.user", "raks.charset", "raks.client_library", "raks.statuses_to_send",
+                "raks.status_after_send", "raks.status_on_error", "raks.document_types", "raks.not_before",
+                "sync.auto", "sync.interval_seconds", "sync.max_documents_per_run", "sync.notifications",
+                "log.level")
+
+MIN_INTERVAL = MIN_INTERVAL_SECONDS
+LOADING = "ładowanie…"
+NO_CHANGE = "nie zmieniaj"
+NONE_CHOSEN = "— wybierz —"
+CHARSETS = ("WIN1250", "UTF8", "NONE", "ISO8859_2")
+DOCUMENT_TYPE_CHOICES = [("FS", "faktury (FS)"), ("PA", "paragony (PA)")]
+NOTIFICATION_CHOICES = [("all", "wszystkie"), ("errors", "tylko błędy"), ("none", "żadne")]
+LOG_LEVEL_CHOICES = [(level, level) for level in LOG_LEVELS]
+NUMBER_FIELD_BASE = [("none", "nigdzie"), ("extra_field_1", "pole dodatkowe 1"), ("extra_field_2", "pole dodatkowe 2")]
+QUERY_CHOICES = [(name, f"{name} — {spec.description}") for name, spec in SPECS.items()]
+
+
+class SettingsView(Protocol):
+    """What the presenter needs from the dialog's widgets (all calls on the UI thread)."""
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        """Show these field values (dropdowns and lists by value, see :meth:`set_choices`)."""
+
+    def get_values(self) -> dict[str, Any]:
+        """Every field's current value: text of entries, the chosen value of dropdowns, lists of
+        checked values, bools of checkboxes, ``{name: sql}`` of the query editor."""
+
+    def set_choices(self, field: str, choices: Sequence[tuple[Any, str]]) -> None:
+        """Offer ``(value, label)`` pairs in a dropdown / multi-select (keeps the value if offered)."""
+
+    def set_status(self, field: str, text: str, kind: str = "") -> None:
+        """Inline text next to ``field``; ``kind`` is "", "loading", "ok", "warning" or "error"."""
+
+    def set_busy(self, action: str, busy: bool) -> None:
+        """Disable/enable the button of ``action`` (``test:baselinker``, ``test:raks``, ``save``)."""
+
+    def focus_field(self, field: str) -> None:
+        """Show the tab of ``field`` and put the cursor in it."""
+
+    def close(self) -> None:
+        """Destroy the window."""
+
+
+def _direct(fn: Callable[[], Any]) -> None:
+    fn()
+
+
+def _start_daemon_thread(target: Callable[[], Any], name: str | None = None) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def normalize_sql(sql: str) -> str:
+    """SQL as :class:`Profile` uses it (no surrounding blanks, no trailing ';')."""
+    return (sql or "").strip().rstrip(";").strip()
+
+
+def split_database(database: str) -> tuple[str, str]:
+    """``"host/3050:C:/x.fdb"`` → ``("host/3050", "C:/x.fdb")``; a bare path has no server."""
+    from agent.raks.connection import parse_database
+
+    raw = (database or "").strip()
+    try:
+        location = parse_database(raw)
+    except ConfigError:
+        return "", raw
+    except Exception:
+        return "", raw
+    if location.host is None:
+        return "", raw
+    return raw[: len(raw) - len(location.path) - 1], location.path
+
+
+def join_database(server: str, path: str) -> str:
+    server, path = (server or "").strip(), (path or "").strip()
+    return f"{server}:{path}" if server and path else path
+
+
+def field_for_key(key: str | None) -> str:
+    """The dialog field showing the error of settings ``key`` (the banner when none does)."""
+    if not key:
+        return BANNER
+    if key.startswith(QUERIES):
+        return QUERIES
+    if key == "raks.database":
+        return DB_PATH
+    return key if key in FIELD_ORDER else BANNER
+
+
+def short_message(exc: ConfigError) -> str:
+    """``"Ustawienie sync.x: najmniej 10 sekund."`` → ``"Najmniej 10 sekund."`` (the field says which)."""
+    text = str(exc)
+    prefix = f"Ustawienie {exc.key}: "
+    if exc.key and text.startswith(prefix):
+        text = text[len(prefix):]
+        text = text[:1].upper() + text[1:]
+    return text
+
+
+def form_values(settings: Settings) -> dict[str, Any]:
+    """The dialog's field values showing ``settings`` (secrets not included)."""
+    bl, raks, sync = settings.baselinker, settings.raks, settings.sync
+    server, path = split_database(raks.database)
+    queries = {name: DEFAULT_QUERIES[name] for name in SPECS}
+    queries.update({name: sql for name, sql in raks.queries.items() if name in SPECS})
+    return {
+        "baselinker.api_url": bl.api_url,
+        "baselinker.requests_per_minute": str(bl.requests_per_minute),
+        "baselinker.timeout_seconds": str(bl.timeout_seconds),
+        "baselinker.invoice_series_id": bl.invoice_series_id,
+        "baselinker.receipt_series_id": bl.receipt_series_id,
+        "baselinker.number_field": bl.number_field,
+        "baselinker.order_status_on_success": bl.order_status_on_success,
+        "baselinker.order_status_on_error": bl.order_status_on_error,
+        SERVER: server,
+        DB_PATH: path,
+        "raks.user": raks.user,
+        "raks.charset": raks.charset,
+        "raks.client_library": raks.client_library,
+        "raks.statuses_to_send": list(raks.statuses_to_send),
+        "raks.status_after_send": raks.status_after_send,
+        "raks.status_on_error": raks.status_on_error,
+        "raks.document_types": list(raks.document_types),
+        "raks.not_before": raks.not_before.isoformat() if raks.not_before else "",
+        "sync.auto": sync.auto,
+        "sync.interval_seconds": str(sync.interval_seconds),
+        "sync.max_documents_per_run": str(sync.max_documents_per_run),
+        "sync.notifications": sync.notifications,
+        QUERIES: queries,
+        "log.level": settings.log.level.upper(),
+    }
+
+
+def lenient_settings(path: Path) -> Settings:
+    """Best-effort settings from a file that does not validate: every readable key of the right
+    type is kept, the rest are defaults (so the dialog can show the file and let the user fix it)."""
+    import tomllib
+
+    defaults = Settings(path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except Exception:
+        return defaults
+    sections = {}
+    for name in ("baselinker", "raks", "sync", "log"):
+        current = getattr(defaults, name)
+        table = data.get(name)
+        if not isinstance(table, dict):
+            continue
+        changes = {}
+        for f in dataclasses.fields(current):
+            if f.name not in table:
+                continue
+            value, default = table[f.name], getattr(current, f.name)
+            if name == "raks" and f.name == "not_before":
+                try:
+                    changes[f.name] = dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+                except ValueError:
+                    pass
+            elif name == "raks" and f.name == "queries":
+                if isinstance(value, dict):
+                    changes[f.name] = {k: v for k, v in value.items() if isinstance(v, str)}
+            elif isinstance(default, tuple):
+                if isinstance(value, list):
+                    changes[f.name] = tuple(value)
+            elif isinstance(default, bool):
+                if isinstance(value, bool):
+                    changes[f.name] = value
+            elif isinstance(value, type(default)) and not isinstance(value, bool):
+                changes[f.name] = value
+        sections[name] = dataclasses.replace(current, **changes)
+    return dataclasses.replace(defaults, **sections)
+
+
+def remove_settings_keys(path: Path, keys: Iterable[str]) -> Settings:
+    """Delete dotted ``keys`` (query overrides) from the file, atomically, keeping comments.
+
+    :func:`agent.settings.update_settings` can only set keys; "przywróć domyślne" must remove
+    the override so later default changes apply. Validated before writing, like every write.
+    """
+    import tomlkit
+
+    from agent.settings import _atomic_write, parse_settings
+
+    text = path.read_text(encoding="utf-8")
+    doc = tomlkit.parse(text)
+    for dotted in keys:
+        *parents, last = dotted.split(".")
+        table: Any = doc
+        for part in parents:
+            table = table.get(part) if hasattr(table, "get") else None
+            if table is None:
+                break
+        if table is not None and last in table:
+            del table[last]
+    new_text = tomlkit.dumps(doc)
+    settings = parse_settings(new_text, path)
+    _atomic_write(path, new_text)
+    return settings
+
+
+class SettingsPresenter:
+    """Loads the settings into a :class:`SettingsView`, runs look-ups, validates and saves.
+
+    ``on_saved(settings)`` is called (on the UI thread) after the file was written, so the
+    running agent can apply the new settings; ``on_closed()`` when the dialog goes away.
+    """
+
+    def __init__(
+        self,
+        view: SettingsView,
+        config_path: Path | str | None = None,
+        *,
+        on_saved: Callable[[Settings], None] | None = None,
+        on_closed: Callable[[], None] | None = None,
+        start_thread: Callable[..., Any] = _start_daemon_thread,
+        call_in_ui: Callable[[Callable[[], Any]], None] = _direct,
+        baselinker_lookup: Callable[..., lookups.BaseLinkerCatalog] = lookups.load_baselinker_catalog,
+        raks_lookup: Callable[..., lookups.RaksCatalog] = lookups.load_raks_catalog,
+        secrets: Any = agent_secrets,
+        opener: Callable[[Path], None] | None = None,
+    ):
+        self.view = view
+        self.path = paths.config_path(config_path)
+        self.on_saved = on_saved
+        self.on_closed = on_closed
+        self._start_thread = start_thread
+        self._call_in_ui = call_in_ui
+        self._baselinker_lookup = baselinker_lookup
+        self._raks_lookup = raks_lookup
+        self._secrets = secrets
+        self._opener = opener
+        self._cancel = threading.Event()
+        self._generation = {TEST_BASELINKER: 0, TEST_RAKS: 0}
+        self.closed = False
+        self.first_run = False
+        self.load_error: ConfigError | None = None
+        self.settings = Settings(path=self.path)
+        self._baseline: Settings | None = None  # what the file holds (None: unknown → write every key)
+        self._loaded_secrets: dict[str, str] = {}
+        self.baselinker_catalog: lookups.BaseLinkerCatalog | None = None
+        self.raks_catalog: lookups.RaksCatalog | None = None
+        self._shown_errors: set[str] = set()
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, *, lookups_now: bool = True) -> None:
+        """Fill the view from the file (or the defaults on a first start), then start look-ups."""
+        self.first_run = not self.path.exists()
+        self.load_error = None
+        if self.first_run:
+            self.settings = Settings(path=self.path)
+            self._baseline = self.settings
+        else:
+            try:
+                self.settings = load_settings(self.path)
+                self._baseline = self.settings
+            except ConfigError as exc:
+                self.load_error = exc
+                self.settings = lenient_settings(self.path)
+                self._baseline = None
+        values = form_values(self.settings)
+        for field, name in ((TOKEN, agent_secrets.BASELINKER_TOKEN), (PASSWORD, agent_secrets.RAKS_PASSWORD)):
+            self._loaded_secrets[field] = self._read_secret(name)
+            values[field] = self._loaded_secrets[field]
+
+        self.view.set_choices("raks.charset", [(c, c) for c in CHARSETS])
+        self.view.set_choices("raks.document_types", DOCUMENT_TYPE_CHOICES)
+        self.view.set_choices("sync.notifications", NOTIFICATION_CHOICES)
+        self.view.set_choices("log.level", LOG_LEVEL_CHOICES)
+        self.view.set_choices(QUERIES, QUERY_CHOICES)
+        self._offer_baselinker_choices(values, None)
+        self._offer_raks_choices(values, None)
+        self.view.set_values(values)
+
+        if self.first_run:
+            self.view.set_status(BANNER, f"Pierwsze uruchomienie: uzupełnij ustawienia i kliknij „Zapisz” "
+                                         f"(plik zostanie utworzony: {self.path}).", "warning")
+        elif self.load_error is not None:
+            field = field_for_key(self.load_error.key)
+            if field != BANNER:
+                self._show_error(field, short_message(self.load_error))
+            self.view.set_status(BANNER, f"Plik ustawień zawiera błąd: {self.load_error} "
+                                         "Popraw go tutaj i zapisz.", "error")
+        else:
+            self.view.set_status(BANNER, f"Plik ustawień: {self.path}", "")
+
+        if not lookups_now:
+            return
+        if values[TOKEN]:
+            self.test_baselinker()
+        else:
+            self.view.set_status(BASELINKER_FIELDS[0], "Listy z BaseLinker wczytają się po wpisaniu tokenu i "
+                                                       "„Testuj połączenie” na zakładce BaseLinker.", "")
+        if values[PASSWORD] and values[DB_PATH]:
+            self.test_raks()
+        else:
+            self.view.set_status(RAKS_FIELDS[0], "Statusy wczytają się po uzupełnieniu zakładki RaksSQL i "
+                                                 "„Testuj połączenie”.", "")
+
+    def _read_secret(self, name: str) -> str:
+        try:
+            return self._secrets.get_secret(name)
+        except ConfigError:
+            return ""
+        except Exception:  # a broken keyring must not stop the dialog from opening
+            log.exception("cannot read the secret %s", name)
+            return ""
+
+    # ------------------------------------------------------------------ choices
+
+    def _offer_baselinker_choices(self, values: dict[str, Any], catalog: lookups.BaseLinkerCatalog | None) -> None:
+        """Dropdowns of BaseLinker things; the current value is always offered (marked when missing)."""
+        missing = "nie ma go w BaseLinker" if catalog is not None else "lista nie wczytana"
+        warnings: dict[str, str] = {}
+
+        def with_current(field: str, choices: list[tuple[Any, str]], label: Callable[[Any], str], what: str):
+            current = values.get(field)
+            if current not in (None, 0, "", "none") and current not in [v for v, _ in choices]:
+                choices.append((current, f"{label(current)} ({missing})"))
+                if catalog is not None:
+                    warnings[field] = f"Wybrany element ({current}) nie istnieje w BaseLinker — wybierz {what} z listy."
+            self.view.set_choices(field, choices)
+
+        for field, series_type, what in (("baselinker.invoice_series_id", "INVOICE", "serię faktur"),
+                                         ("baselinker.receipt_series_id", "RECEIPT", "serię paragonów")):
+            series = catalog.series_of_type(series_type) if catalog else []
+            choices = [(0, NONE_CHOSEN)] + [(s.id, f"{s.name} ({s.format}) — id {s.id}" if s.format else
+                                             f"{s.name} — id {s.id}") for s in series]
+            with_current(field, choices, lambda v: f"seria id {v}", what)
+        fields = catalog.extra_fields if catalog else ()
+        choices = list(NUMBER_FIELD_BASE) + [(f"custom:{f.id}", f"pole własne: {f.name}") for f in fields]
+        with_current("baselinker.number_field", choices, lambda v: f"pole {v}", "pole")
+        for field in ("baselinker.order_status_on_success", "baselinker.order_status_on_error"):
+            statuses = catalog.order_statuses if catalog else ()
+            choices = [(0, NO_CHANGE)] + [(s.id, s.name) for s in statuses]
+            with_current(field, choices, lambda v: f"status id {v}", "status")
+        for field, text in warnings.items():
+            self.view.set_status(field, text, "warning")
+
+    def _offer_raks_choices(self, values: dict[str, Any], catalog: lookups.RaksCatalog | None) -> None:
+        known = dict(catalog.statuses) if catalog else {}
+
+        def label(status_id: int) -> str:
+            if status_id not in known:
+                return f"status id {status_id} ({'nie ma go w bazie' if catalog else 'lista nie wczytana'})"
+            return f"{known[status_id]} — dokumentów: {catalog.count(status_id)}"
+
+        ids = list(known)
+        to_send = ids + [s for s in values.get("raks.statuses_to_send", []) if s not in known]
+        self.view.set_choices("raks.statuses_to_send", [(s, label(s)) for s in to_send])
+        after = values.get("raks.status_after_send")
+        choices = [(0, NONE_CHOSEN)] + [(s, label(s)) for s in ids]
+        if after and after not in known:
+            choices.append((after, label(after)))
+        self.view.set_choices("raks.status_after_send", choices)
+        on_error = values.get("raks.status_on_error")
+        choices = [(0, NO_CHANGE)] + [(s, label(s)) for s in ids]
+        if on_error and on_error not in known:
+            choices.append((on_error, label(on_error)))
+        self.view.set_choices("raks.status_on_error", choices)
+        if catalog is not None:
+            for field in RAKS_FIELDS:
+                chosen = values.get(field)
+                chosen = chosen if isinstance(chosen, list) else [chosen]
+                unknown = [s for s in chosen if s and s not in known]
+                if unknown:
+                    self.view.set_status(field, f"Statusu {', '.join(map(str, unknown))} nie ma w bazie RaksSQL.",
+                                         "warning")
+
+    # ------------------------------------------------------------------ look-ups / tests
+
+    def test_baselinker(self) -> None:
+        """"Testuj połączenie" (BaseLinker): load series, order statuses and extra fields."""
+        if self.closed:
+            return
+        values = self.view.get_values()
+        token = (values.get(TOKEN) or "").strip()
+        api_url = (values.get("baselinker.api_url") or "").strip()
+        if not token:
+            self.view.set_status(TEST_BASELINKER, "Wpisz token API BaseLinker.", "error")
+            return
+        if not api_url.startswith(("http://", "https://")):
+            self.view.set_status(TEST_BASELINKER, "Adres API musi zaczynać się od http:// lub https://.", "error")
+            return
+        rpm = self.settings.baselinker.requests_per_minute  # the saved budget: the agent shares the limiter
+        gen = self._next(TEST_BASELINKER)
+        self.view.set_busy(TEST_BASELINKER, True)
+        self.view.set_status(TEST_BASELINKER, "Łączenie z BaseLinker…", "loading")
+        for field in BASELINKER_FIELDS:
+            self.view.set_status(field, LOADING, "loading")
+
+        def work() -> None:
+            try:
+                result: Any = self._baselinker_lookup(token, api_url, requests_per_minute=rpm,
+                                                      timeout=lookups.LOOKUP_TIMEOUT_SECONDS, cancel=self._cancel)
+                ok = True
+            except BaseException as exc:  # everything reaches the dialog, nothing kills the thread
+                result, ok = exc, False
+            self._call_in_ui(lambda: self._baselinker_done(gen, ok, result))
+
+        self._start_thread(work, name="raksbl-settings-baselinker")
+
+    def _baselinker_done(self, gen: int, ok: bool, result: Any) -> None:
+        if self.closed or gen != self._generation[TEST_BASELINKER]:
+            return
+        self.view.set_busy(TEST_BASELINKER, False)
+        if ok:
+            self.baselinker_catalog = result
+            for field in BASELINKER_FIELDS:
+                self.view.set_status(field, "", "")
+            values = self.view.get_values()
+            self._offer_baselinker_choices(values, result)
+            self.view.set_values({f: values.get(f) for f in BASELINKER_FIELDS})
+            self.view.set_status(TEST_BASELINKER, result.summary(), "ok")
+        else:
+            message = lookups.describe_error(result)
+            self.view.set_status(TEST_BASELINKER, message, "error")
+            for field in BASELINKER_FIELDS:
+                self.view.set_status(field, f"Nie wczytano listy z BaseLinker: {message}", "error")
+
+    def test_raks(self) -> None:
+        """"Testuj połączenie" (RaksSQL): server version, status dictionary, counts per status."""
+        if self.closed:
+            return
+        values = self.view.get_values()
+        database = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
+        if not database:
+            self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
+            return
+        overrides, error = self._query_overrides(values)
+        if error:
+            self.view.set_status(TEST_RAKS, error, "error")
+            self._show_error(QUERIES, error)
+            return
+        candidate = dataclasses.replace(
+            self.settings.raks, database=database, user=(values.get("raks.user") or "").strip(),
+            charset=values.get("raks.charset") or "WIN1250",
+            client_library=(values.get("raks.client_library") or "").strip(), queries=overrides,
+        )
+        password = values.get(PASSWORD) or ""
+        gen = self._next(TEST_RAKS)
+        self.view.set_busy(TEST_RAKS, True)
+        self.view.set_status(TEST_RAKS, "Łączenie z bazą RaksSQL…", "loading")
+        for field in RAKS_FIELDS:
+            self.view.set_status(field, LOADING, "loading")
+
+        def work() -> None:
+            try:
+                result: Any = self._raks_lookup(candidate, password)
+                ok = True
+            except BaseException as exc:
+                result, ok = exc, False
+            self._call_in_ui(lambda: self._raks_done(gen, ok, result))
+
+        self._start_thread(work, name="raksbl-settings-raks")
+
+    def _raks_done(self, gen: int, ok: bool, result: Any) -> None:
+        if self.closed or gen != self._generation[TEST_RAKS]:
+            return
+        self.view.set_busy(TEST_RAKS, False)
+        if ok:
+            self.raks_catalog = result
+            for field in RAKS_FIELDS:
+                self.view.set_status(field, "", "")
+            values = self.view.get_values()
+            self._offer_raks_choices(values, result)
+            self.view.set_values({f: values.get(f) for f in RAKS_FIELDS})
+            self.view.set_status(TEST_RAKS, result.summary(), "ok")
+        else:
+            message = lookups.describe_error(result)
+            self.view.set_status(TEST_RAKS, message, "error")
+            if isinstance(result, ConfigError) and field_for_key(result.key) == QUERIES:
+                self._show_error(QUERIES, message)
+            for field in RAKS_FIELDS:
+                self.view.set_status(field, f"Nie wczytano statusów z RaksSQL: {message}", "error")
+
+    def _next(self, which: str) -> int:
+        self._generation[which] += 1
+        return self._generation[which]
+
+    # ------------------------------------------------------------------ small actions
+
+    def choose_database_file(self, path: str) -> None:
+        """A file picked with the file dialog becomes the database path (the server stays)."""
+        if path:
+            self.view.set_values({DB_PATH: str(path)})
+
+    def choose_client_library(self, path: str) -> None:
+        if path:
+            self.view.set_values({"raks.client_library": str(path)})
+
+    def restore_default_query(self, name: str) -> None:
+        """"Przywróć domyślne": the statement goes back to the built-in SQL (saved with "Zapisz")."""
+        if name not in DEFAULT_QUERIES:
+            return
+        queries = dict(self.view.get_values().get(QUERIES) or {})
+        queries[name] = DEFAULT_QUERIES[name]
+        self.view.set_values({QUERIES: queries})
+        self.view.set_status(QUERIES, f"Przywrócono domyślne zapytanie {name} (zapisz, aby zastosować).", "ok")
+
+    def restore_all_default_queries(self) -> None:
+        self.view.set_values({QUERIES: {name: DEFAULT_QUERIES[name] for name in SPECS}})
+        self.view.set_status(QUERIES, "Przywrócono wszystkie domyślne zapytania (zapisz, aby zastosować).", "ok")
+
+    def open_log_folder(self) -> None:
+        opener = self._opener
+        if opener is None:
+            from ui.app import open_path as opener  # the tray's OS opener
+        try:
+            opener(paths.log_dir())
+        except Exception as exc:
+            log.exception("cannot open the log folder")
+            self.view.set_status("log.level", f"Nie można otworzyć folderu logów: {exc}", "error")
+
+    # ------------------------------------------------------------------ validation and saving
+
+    def _query_overrides(self, values: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+        """Statements that differ from the defaults, and the first problem with them (or None)."""
+        overrides = {}
+        for name, sql in (values.get(QUERIES) or {}).items():
+            if name in SPECS and normalize_sql(sql) != normalize_sql(DEFAULT_QUERIES[name]):
+                overrides[name] = sql
+        try:
+            Profile.from_overrides(overrides)
+        except ConfigError as exc:
+            return overrides, str(exc)
+        return overrides, None
+
+    def validate(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """Typed settings values from the form, and Polish messages per field for what is wrong.
+
+        Only what :mod:`agent.settings` cannot see is checked here (text that is not a number or
+        a date, a missing series for a chosen document type, the token); the rest is the file's
+        own validation, run by :func:`update_settings` before it writes.
+        """
+        errors: dict[str, str] = {}
+        typed: dict[str, Any] = {}
+        for key in INT_FIELDS:
+            text = str(values.get(key, "")).strip()
+            try:
+                typed[key] = int(text)
+            except ValueError:
+                errors[key] = "Podaj liczbę całkowitą." if text else "Pole nie może być puste."
+        text = str(values.get("raks.not_before") or "").strip()
+        try:
+            typed["raks.not_before"] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            errors["raks.not_before"] = "Podaj datę w formacie RRRR-MM-DD (np. 2026-01-31) albo zostaw puste."
+        for key in ("baselinker.api_url", "raks.user", "raks.charset", "raks.client_library", "baselinker.number_field",
+                    "sync.notifications", "log.level"):
+            typed[key] = str(values.get(key) or "").strip()
+        for key in ("baselinker.invoice_series_id", "baselinker.receipt_series_id",
+                    "baselinker.order_status_on_success", "baselinker.order_status_on_error",
+                    "raks.status_after_send", "raks.status_on_error"):
+            typed[key] = int(values.get(key) or 0)
+        typed["raks.statuses_to_send"] = [int(s) for s in values.get("raks.statuses_to_send") or []]
+        typed["raks.document_types"] = [t for t, _ in DOCUMENT_TYPE_CHOICES if t in (values.get("raks.document_types") or [])]
+        typed["raks.database"] = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
+        typed["sync.auto"] = bool(values.get("sync.auto"))
+
+        if "FS" in typed["raks.document_types"] and not typed["baselinker.invoice_series_id"]:
+            errors["baselinker.invoice_series_id"] = "Wybierz serię numeracji faktur (lista z BaseLinker)."
+        if "PA" in typed["raks.document_types"] and not typed["baselinker.receipt_series_id"]:
+            errors["baselinker.receipt_series_id"] = "Wybierz serię numeracji paragonów (lista z BaseLinker)."
+        if not (values.get(TOKEN) or "").strip():
+            errors[TOKEN] = "Wpisz token API BaseLinker (BaseLinker → Moje konto → API)."
+        overrides, error = self._query_overrides(values)
+        typed[QUERIES] = overrides
+        if error:
+            errors[QUERIES] = error
+        return typed, errors
+
+    def _show_error(self, field: str, message: str) -> None:
+        self._shown_errors.add(field)
+        self.view.set_status(field, message, "error")
+
+    def _clear_errors(self) -> None:
+        for field in self._shown_errors:
+            self.view.set_status(field, "", "")
+        self._shown_errors.clear()
+
+    def _changes(self, typed: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Keys to set and query overrides to remove, relative to what the file holds."""
+        base = self._baseline
+
+        def old(key: str) -> Any:
+            section, name = key.split(".")
+            value = getattr(getattr(base, section), name)
+            return list(value) if isinstance(value, tuple) else value
+
+        changes = {k: typed[k] for k in MANAGED_KEYS if base is None or old(k) != typed[k]}
+        old_queries = dict((base or self.settings).raks.queries)
+        for name, sql in typed[QUERIES].items():
+            if base is None or normalize_sql(old_queries.get(name, "")) != normalize_sql(sql):
+                changes[f"{QUERIES}.{name}"] = sql
+        removals = [f"{QUERIES}.{name}" for name in old_queries if name not in typed[QUERIES]]
+        return changes, removals
+
+    def save(self) -> bool:
+        """"Zapisz": validate, write the file (atomically, comments kept) and the secrets; close.
+
+        Returns True when everything was saved and the dialog closed.
+        """
+        if self.closed:
+            return False
+        values = self.view.get_values()
+        self._clear_errors()
+        typed, errors = self.validate(values)
+        if errors:
+            for field, message in errors.items():
+                self._show_error(field, message)
+            first = min(errors, key=lambda f: FIELD_ORDER.index(f) if f in FIELD_ORDER else len(FIELD_ORDER))
+            self.view.focus_field(first)
+            count = len(errors)
+            self.view.set_status(BANNER, f"Nie zapisano — popraw zaznaczone pola ({count}).", "error")
+            return False
+
+        changes, removals = self._changes(typed)
+        self.view.set_busy("save", True)
+        try:
+            if changes or not self.path.exists():
+                settings = update_settings(self.path, changes)
+            else:
+                settings = load_settings(self.path)
+            if removals:
+                settings = remove_settings_keys(self.path, removals)
+        except ConfigError as exc:
+            field = field_for_key(exc.key)
+            if field != BANNER:
+                self._show_error(field, short_message(exc))
+                self.view.focus_field(field)
+            self.view.set_status(BANNER, f"Nie zapisano: {exc}", "error")
+            return False
+        except OSError as exc:
+            self.view.set_status(BANNER, f"Nie można zapisać pliku ustawień {self.path}: {exc}", "error")
+            return False
+        finally:
+            self.view.set_busy("save", False)
+        log.info("settings saved to %s (%d keys changed)", self.path, len(changes) + len(removals))
+        self.settings = self._baseline = settings
+        self.load_error = None
+        self.first_run = False
+
+        failed = []
+        for field, name in ((TOKEN, agent_secrets.BASELINKER_TOKEN), (PASSWORD, agent_secrets.RAKS_PASSWORD)):
+            value = values.get(field) or ""
+            if value == self._loaded_secrets.get(field, ""):
+                continue
+            try:
+                self._secrets.set_secret(name, value)
+                self._loaded_secrets[field] = value
+            except Exception as exc:
+                log.warning("cannot store the secret %s: %s", name, type(exc).__name__)
+                self._show_error(field, f"Nie zapisano w magazynie haseł systemu: {exc}")
+                failed.append(field)
+
+        self._notify_saved(settings)
+        if failed:
+            self.view.focus_field(failed[0])
+            self.view.set_status(BANNER, "Ustawienia zapisano, ale magazyn haseł systemu odmówił zapisu sekretu "
+                                         "(zob. pole). Możesz użyć zmiennej środowiskowej "
+                                         f"{agent_secrets.env_var(agent_secrets.BASELINKER_TOKEN)}.", "error")
+            return False
+        self._close()
+        return True
+
+    def _notify_saved(self, settings: Settings) -> None:
+        if self.on_saved is None:
+            return
+        try:
+            self.on_saved(settings)
+        except Exception:  # the file is saved; the agent picks it up on its next read anyway
+            log.exception("on_saved callback failed")
+
+    def cancel(self) -> None:
+        """"Anuluj" / closing the window: nothing is written; running look-ups are abandoned."""
+        if not self.closed:
+            log.debug("settings dialog cancelled")
+        self._close()
+
+    def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._cancel.set()
+        try:
+            self.view.close()
+        finally:
+            if self.on_closed is not None:
+                try:
+                    self.on_closed()
+                except Exception:
+                    log.exception("on_closed callback failed")
