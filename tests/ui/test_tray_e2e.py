@@ -2,8 +2,8 @@
 exporting from a real Firebird company database to the BaseLinker sandbox over HTTP, telling
 ``dunst`` what happened. Screenshots of the docked icon go to ``test-artifacts/``.
 
-The agent is started as ``python -c "import ui.app, sys; sys.exit(ui.app.main(cfg))"`` (the
-CLI's ``tray`` subcommand calls the same function).
+The configured agent is started as ``python -m agent tray --config …`` (the real CLI); the
+unconfigured first start calls ``ui.app.main`` directly.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ def start_tray(env, xsession, config: Path) -> subprocess.Popen:
         PYSTRAY_BACKEND="xorg",
         XDG_CONFIG_HOME=str(env.tmp / "xdg"),
     )
-    code = f"import ui.app, sys; sys.exit(ui.app.main({str(config)!r}))"
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=process_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # `raksbl tray` as the user starts it (agent/cli.py calls ui.app.main(config))
+    return subprocess.Popen([sys.executable, "-m", "agent", "tray", "--config", str(config)], cwd=REPO_ROOT,
+                            env=process_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def icon_window(xsession) -> int:

@@ -239,3 +239,59 @@ def test_notification_mode_from_settings(env):
     h.run.result = "fail"
     click(h.app, MENU_SEND)
     assert [n.title for n in h.notes] == ["1 dokument nie został wysłany"]
+
+
+# --- desktop notifications ---------------------------------------------------------------------
+
+from agent.notify_policy import Notification  # noqa: E402
+from ui.notifications import DesktopNotifier  # noqa: E402
+
+
+class Runner:
+    def __init__(self, codes):
+        self.codes = dict(codes)
+        self.cmds = []
+
+    def __call__(self, cmd, **kw):
+        self.cmds.append(cmd)
+        name = os.path.basename(cmd[0])
+        code = self.codes.get(name, 0)
+        if isinstance(code, Exception):
+            raise code
+        return SimpleNamespace(returncode=code, stderr="no daemon" if code else "")
+
+
+def test_notify_send_is_used_on_linux(tmp_path):
+    runner = Runner({})
+    n = DesktopNotifier(platform="linux", runner=runner, which=lambda name: f"/usr/bin/{name}", background=False,
+                        icon_path=tmp_path / "ok.png", error_icon_path=tmp_path / "bad.png")
+    assert n.notify(Notification("2 dokumenty nie zostały wysłane", "FS 1: -x", error=True)) is True
+    cmd = runner.cmds[0]
+    assert cmd[0] == "/usr/bin/notify-send" and "--urgency=critical" in cmd and f"--icon={tmp_path / 'bad.png'}" in cmd
+    assert cmd[-3:] == ["--", "2 dokumenty nie zostały wysłane", "FS 1: -x"]  # "--": a body starting with - is text
+    assert len(n.sent) == 1
+
+
+def test_gdbus_fallback_and_never_crash_without_a_daemon():
+    runner = Runner({"notify-send": 1})
+    n = DesktopNotifier(platform="linux", runner=runner, which=lambda name: f"/usr/bin/{name}", background=False)
+    assert n.notify(Notification("Tytuł 'x'", "a\nb")) is True  # notify-send failed, gdbus worked
+    gdbus = runner.cmds[1]
+    assert gdbus[:3] == ["/usr/bin/gdbus", "call", "--session"]
+    assert "'Tytuł \\'x\\''" in gdbus and "'a\\nb'" in gdbus
+    broken = Runner({"notify-send": OSError("gone"), "gdbus": 1})
+    n = DesktopNotifier(platform="linux", runner=broken, which=lambda name: f"/usr/bin/{name}", background=False)
+    assert n.notify(Notification("t", "b")) is False and n.sent == []
+    n = DesktopNotifier(platform="linux", runner=broken, which=lambda name: None, background=False)
+    assert n.notify(Notification("t", "b")) is False
+
+
+def test_windows_uses_the_tray_icon_balloon_with_limits():
+    shown = []
+    icon = SimpleNamespace(HAS_NOTIFICATION=True, notify=lambda body, title: shown.append((title, body)))
+    runner = Runner({})
+    n = DesktopNotifier(lambda: icon, platform="win32", runner=runner, background=False)
+    assert n.notify(Notification("T" * 100, "x" * 400)) is True
+    title, body = shown[0]
+    assert len(title) <= 63 and len(body) <= 255 and body.endswith("…")
+    assert runner.cmds == []
