@@ -182,3 +182,40 @@ def test_windowed_exe_docks_into_a_tray(bundle, demo, tmp_path):
             if tray.poll() is None:
                 tray.kill()
                 tray.communicate()
+
+
+@pytest.mark.ui
+def test_settings_window_opens_from_the_bundle(bundle, demo, tmp_path):
+    """The ttkbootstrap dialog (themes, element images, Tk data) works from the built program."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the window is checked under Xvfb on Linux")
+    from tests.support.xserver import XSession, missing_tools, wait_for
+
+    missing = [t for t in missing_tools() if t in ("Xvfb", "xdotool")]
+    if missing:
+        pytest.skip(f"missing tools for the X server: {', '.join(missing)}")
+    settings_path, _state, env = demo
+    with XSession(tmp_path / "x", tray=False, notifications=False) as xs:
+        env = dict(env, DISPLAY=xs.display)
+        dialog = subprocess.Popen([str(CLI), "settings", "--config", str(settings_path)], env=env, cwd=tmp_path,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def window_shown():
+            if dialog.poll() is not None:
+                return True
+            found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", "Ustawienia"], env=xs.env,
+                                   capture_output=True, text=True)
+            return found.stdout.strip()
+
+        try:
+            wait_for(window_shown, 60, what="the settings window of the bundle")
+            if dialog.poll() is not None:
+                out, err = dialog.communicate()
+                pytest.fail(f"raksbl-cli settings exited with {dialog.returncode}:\n{out}\n{err}")
+            time.sleep(1)  # let the dialog's first look-ups run: an import error would surface now
+            assert dialog.poll() is None
+        finally:
+            if dialog.poll() is None:
+                dialog.kill()  # only the window's start matters here
+            out, err = dialog.communicate(timeout=30)
+        assert "Traceback" not in err, err
