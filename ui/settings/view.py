@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import ttkbootstrap as tb
 
 from ui.settings import presenter as p
-from ui.settings.dispatch import TkDispatcher
+from ui.settings.dispatch import TkDispatcher, ensure_style
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,7 @@ class SettingsWindow:
     """The dialog; :meth:`attach` connects it to a presenter (which fills it)."""
 
     def __init__(self, master: Any):
+        ensure_style(master)
         self.top = tb.Toplevel(master=master, title="Ustawienia — raksbl", minsize=(720, 560))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("cancel"))
         self.presenter: p.SettingsPresenter | None = None

@@ -1,0 +1,254 @@
+"""The real "Ustawienia" dialog under Xvfb, against the BaseLinker sandbox over HTTP and a real
+Firebird company database: dropdowns filled live, values changed through the widgets, "Zapisz"
+writes the file (comments kept) and the keyring. Screenshots of every tab go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import tkinter
+
+import keyring
+import pytest
+
+from agent import secrets
+from agent.settings import load_settings
+from tests.support.export_env import CUSTOM_FIELD, INVOICE_SERIES, ORDER_STATUS_SENT, REPO_ROOT, TOKEN
+from tests.support.file_keyring import install_file_keyring
+from tests.support import xdisplay
+from ui.settings import open_settings_dialog
+from ui.settings import presenter as p
+
+pytestmark = [pytest.mark.ui]
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+USER_COMMENT = "# ustawione przez serwisanta 2026-11-27\n"
+
+
+@pytest.fixture
+def display(monkeypatch):
+    """DISPLAY of the Xvfb shared by the in-process Tk tests (see tests/support/xdisplay.py)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the X server tests run on Linux")
+    if xdisplay.missing():
+        pytest.skip(f"missing tools: {', '.join(xdisplay.missing())}")
+    name = xdisplay.shared_display()
+    monkeypatch.setenv("DISPLAY", name)
+    return name
+
+
+@pytest.fixture
+def file_keyring(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAKSBL_BASELINKER_TOKEN", raising=False)
+    monkeypatch.delenv("RAKSBL_RAKS_PASSWORD", raising=False)
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path / "data"))
+    backend, previous = install_file_keyring(tmp_path)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def root(display):
+    tk_root = tkinter.Tk()
+    tk_root.withdraw()
+    yield tk_root
+    try:
+        tk_root.destroy()
+    except tkinter.TclError:
+        pass
+
+
+def pump(root, until, timeout: float = 30.0, what: str = "the dialog"):
+    """Run the Tk loop (the look-up answers arrive through it) until ``until()`` is true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        root.update()
+        value = until()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def screenshot(window, name: str):
+    window.top.update_idletasks()
+    window.top.update()
+    time.sleep(0.2)
+    window.top.update()
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    xdisplay.screenshot(window.top.wm_frame(), path)
+    assert path.stat().st_size > 5000
+    return path
+
+
+def status_text(window, field):
+    return window.status[field].cget("text")
+
+
+def choose(window, field, label_part: str):
+    """Pick the dropdown entry whose label contains ``label_part``, as a user would."""
+    adapter = window.fields[field]
+    labels = adapter.labels()
+    index = next(i for i, label in enumerate(labels) if label_part in label)
+    adapter.widget.current(index)
+    adapter.widget.event_generate("<<ComboboxSelected>>")
+
+
+def check(window, field, value, on: bool):
+    button = window.fields[field].buttons[value]
+    if window.fields[field].vars[value].get() != on:
+        button.invoke()
+
+
+def test_dialog_loads_lists_live_saves_file_and_keyring(root, tray_export_env, file_keyring):
+    env = tray_export_env
+    env.add_doc("FS")
+    env.add_doc("FS")
+    env.add_doc("PA")
+    env.settings_path.write_text(USER_COMMENT + env.settings_path.read_text(encoding="utf-8"), encoding="utf-8")
+    secrets.set_secret(secrets.BASELINKER_TOKEN, TOKEN)
+    secrets.set_secret(secrets.RAKS_PASSWORD, env.db.password)
+    saved = []
+
+    window = open_settings_dialog(root, env.settings_path, on_saved=saved.append)
+    presenter = window.presenter
+    pump(root, lambda: presenter.baselinker_catalog and presenter.raks_catalog, what="both look-ups")
+
+    # BaseLinker lists: series filtered by type, order statuses, extra fields
+    invoice_labels = window.fields["baselinker.invoice_series_id"].labels()
+    receipt_labels = window.fields["baselinker.receipt_series_id"].labels()
+    assert any(f"id {INVOICE_SERIES}" in label and "Faktury" in label for label in invoice_labels)
+    assert not any("Paragony" in label for label in invoice_labels)
+    assert any("Paragony" in label for label in receipt_labels)
+    assert not any("Faktury" in label for label in receipt_labels)
+    assert "pole własne: Numer z RaksSQL" in window.fields["baselinker.number_field"].labels()
+    assert "Dokument wysłany" in window.fields["baselinker.order_status_on_success"].labels()
+    assert window.fields["baselinker.invoice_series_id"].widget.get().startswith("Faktury")
+    assert "Połączenie działa" in status_text(window, p.TEST_BASELINKER)
+    # RaksSQL: the status dictionary with counts, server version
+    statuses = window.fields["raks.statuses_to_send"]
+    assert [label for _, label in statuses.choices][:2] == ["Nowy — dokumentów: 0", "Do wysłania — dokumentów: 3"]
+    assert statuses.get() == [2]
+    raks_status = status_text(window, p.TEST_RAKS)
+    assert "Firebird" in raks_status and "Do wysłania: 2 / 1" in raks_status
+    assert window.top.winfo_viewable()
+
+    for title in p.TABS:
+        window.select_tab(title)
+        screenshot(window, f"settings-{title.lower()}")
+
+    # "Testuj połączenie" with a wrong token: the API's error in words, inline
+    window.fields[p.TOKEN].set("zly-token")
+    window.buttons[p.TEST_BASELINKER].invoke()
+    pump(root, lambda: "odrzucił token" in status_text(window, p.TEST_BASELINKER), what="the auth error")
+    assert window.status[p.TEST_BASELINKER].cget("style").startswith("danger")
+    assert str(window.buttons[p.TEST_BASELINKER].cget("state")) == "normal"
+    window.select_tab("BaseLinker")
+    screenshot(window, "settings-baselinker-error")
+
+    # show/hide the token
+    assert window.fields[p.TOKEN].widget.cget("show") == "•"
+    window.token_toggle.invoke()
+    assert window.fields[p.TOKEN].widget.cget("show") == ""
+
+    # change values through the widgets
+    window.fields[p.TOKEN].set("nowy-token-abc")
+    window.fields[p.PASSWORD].set(env.db.password + "-nowe")
+    choose(window, "baselinker.number_field", "Numer z RaksSQL")
+    choose(window, "baselinker.order_status_on_success", "Dokument wysłany")
+    choose(window, "raks.status_on_error", "Błąd wysyłki")
+    check(window, "raks.statuses_to_send", 1, True)
+    check(window, "raks.document_types", "PA", False)
+    window.fields["sync.interval_seconds"].set("90")
+    window.fields["sync.auto"].widget.invoke()
+    choose(window, "sync.notifications", "tylko błędy")
+    window.buttons["save"].invoke()
+    root.update()
+
+    assert not window.exists()
+    s = load_settings(env.settings_path)
+    assert s.baselinker.number_field == f"custom:{CUSTOM_FIELD}"
+    assert s.baselinker.order_status_on_success == ORDER_STATUS_SENT
+    assert s.raks.status_on_error == 4 and s.raks.statuses_to_send == (1, 2)
+    assert s.raks.document_types == ("FS",)
+    assert (s.sync.interval_seconds, s.sync.auto, s.sync.notifications) == (90, True, "errors")
+    assert s.raks.database == env.db.dsn  # untouched
+    text = env.settings_path.read_text(encoding="utf-8")
+    assert text.startswith(USER_COMMENT)
+    assert "nowy-token-abc" not in text
+    assert file_keyring.stored()["raksbl"] == {"baselinker-token": "nowy-token-abc",
+                                                "raks-password": env.db.password + "-nowe"}
+    assert saved and saved[0].sync.interval_seconds == 90
+
+
+def test_validation_error_is_shown_next_to_the_field_and_nothing_is_written(root, tmp_path, file_keyring):
+    config = tmp_path / "raksbl.toml"
+    from agent.settings import write_default_settings
+
+    write_default_settings(config, **{"baselinker.invoice_series_id": 15, "baselinker.receipt_series_id": 16})
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "t")
+    before = config.read_bytes()
+    window = open_settings_dialog(root, config, baselinker_lookup=lambda *a, **k: p.lookups.BaseLinkerCatalog(),
+                                  raks_lookup=lambda *a, **k: p.lookups.RaksCatalog())
+    root.update()
+    window.fields["sync.interval_seconds"].set("5")
+    window.buttons["save"].invoke()
+    root.update()
+    assert window.exists()
+    label = window.status["sync.interval_seconds"]
+    assert label.cget("text") == "Najmniej 10 sekund." and label.winfo_ismapped()
+    assert window.notebook.tab(window.notebook.select(), "text") == "Synchronizacja"
+    assert "Nie zapisano" in status_text(window, p.BANNER)
+    screenshot(window, "settings-validation-error")
+    assert config.read_bytes() == before
+    window.buttons["cancel"].invoke()
+    root.update()
+    assert not window.exists()
+    assert config.read_bytes() == before
+
+
+def test_first_start_opens_with_defaults_and_cancel_creates_no_file(root, tmp_path, file_keyring):
+    config = tmp_path / "new" / "raksbl.toml"
+    closed = []
+    window = open_settings_dialog(root, config, on_closed=lambda: closed.append(True))
+    root.update()
+    assert "Pierwsze uruchomienie" in status_text(window, p.BANNER)
+    assert window.fields["sync.interval_seconds"].get() == "60"
+    again = open_settings_dialog(root, config)  # a second "Ustawienia…" raises the same window
+    assert again is window
+    window.fields["sync.interval_seconds"].set("30")
+    window.top.tk.call(window.top.protocol("WM_DELETE_WINDOW"))  # the window's [X] is "Anuluj"
+    root.update()
+    assert closed == [True] and not config.exists()
+
+
+def test_raksbl_settings_subcommand_opens_the_dialog(display, tmp_path, file_keyring):
+    """`raksbl settings` (the CLI entry) shows the window; closing it ends the process with 1."""
+    import os
+
+    config = tmp_path / "cli.toml"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "agent", "settings", "--config", str(config)], cwd=REPO_ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        window_id = ""
+        while not window_id and time.monotonic() < deadline and proc.poll() is None:
+            found = subprocess.run(["xdotool", "search", "--name", "^Ustawienia"], capture_output=True, text=True)
+            window_id = found.stdout.split()[0] if found.stdout.split() else ""
+            time.sleep(0.2)
+        assert window_id, f"the settings window did not appear: {proc.poll()} {proc.stderr.read() if proc.poll() else ''}"
+        # no window manager: the keyboard focus follows the pointer, so point at the dialog and press Esc
+        subprocess.run(["xdotool", "mousemove", "200", "200"], check=True)
+        time.sleep(0.5)
+        subprocess.run(["xdotool", "key", "Escape"], check=True)
+        assert proc.wait(30) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not config.exists()

@@ -1,0 +1,218 @@
+"""The "Historia" window: ttkbootstrap widgets implementing :class:`ui.history_presenter.HistoryView`.
+
+Open it with :func:`open_history_window` on the Tk thread. It re-reads the journal every few
+seconds while open (the agent may be exporting meanwhile); the logic is in the presenter.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tkinter as tk
+from tkinter import messagebox
+from typing import Any, Callable, Sequence
+
+import ttkbootstrap as tb
+
+from ui.history_presenter import HistoryPresenter, HistoryRow
+from ui.settings.dispatch import ensure_style
+
+log = logging.getLogger(__name__)
+
+COLUMNS = (
+    ("date", "Data", 120),
+    ("doc_type", "Rodzaj", 70),
+    ("number", "Numer RaksSQL", 190),
+    ("order_id", "Zamówienie", 90),
+    ("result", "Wynik", 140),
+    ("detail", "Numer w BaseLinker / błąd", 380),
+)
+STATUS_STYLE = {"": "secondary", "ok": "success", "warning": "warning", "error": "danger"}
+REFRESH_MS = 5000
+
+_current: Any = None
+
+
+class HistoryWindow:
+    def __init__(self, master: Any, *, refresh_ms: int = REFRESH_MS):
+        ensure_style(master)
+        self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=(1040, 560), minsize=(760, 360))
+        self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("close"))
+        self.presenter: HistoryPresenter | None = None
+        self.refresh_ms = refresh_ms
+        self._after_id: str | None = None
+        self._closed = False
+        self._showing = False  # selection events caused by show_rows are not the user's
+
+        outer = tb.Frame(self.top, padding=10)
+        outer.pack(fill="both", expand=True)
+        bar = tb.Frame(outer)
+        bar.pack(fill="x", pady=(0, 8))
+        self.failed_only = tk.BooleanVar(master=self.top, value=False)
+        self.filter = tb.Checkbutton(bar, text="tylko błędy", variable=self.failed_only, bootstyle="round-toggle",
+                                     command=lambda: self._do("set_failed_only", self.failed_only.get()))
+        self.filter.pack(side="left", padx=(0, 16))
+        self.buttons: dict[str, tb.Button] = {}
+        for key, text, style in (("retry", "Wyślij ponownie", "primary"), ("skip", "Pomiń", "secondary"),
+                                 ("open_order", "Otwórz zamówienie w BaseLinker", "info-outline"),
+                                 ("copy_error", "Kopiuj treść błędu", "secondary-outline")):
+            button = tb.Button(bar, text=text, bootstyle=style, command=lambda k=key: self._do(k), state="disabled")
+            button.pack(side="left", padx=(0, 6))
+            self.buttons[key] = button
+        tb.Button(bar, text="Odśwież", bootstyle="link", command=lambda: self._do("refresh")).pack(side="right")
+
+        table = tb.Frame(outer)
+        table.pack(fill="both", expand=True)
+        self.tree = tb.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings", selectmode="extended")
+        for key, title, width in COLUMNS:
+            self.tree.heading(key, text=title, anchor="w")
+            self.tree.column(key, width=width, anchor="w", stretch=key == "detail")
+        self.tree.tag_configure("failed", foreground="#c0392b")
+        self.tree.tag_configure("in_doubt", foreground="#b9770e")
+        self.tree.tag_configure("skipped", foreground="#7f8c8d")
+        scroll = tb.Scrollbar(table, orient="vertical", command=self.tree.yview)
+        self.tree.configure(yscrollcommand=scroll.set)
+        self.tree.pack(side="left", fill="both", expand=True)
+        scroll.pack(side="right", fill="y")
+        self.tree.bind("<<TreeviewSelect>>", self._on_select)
+        self.tree.bind("<Control-c>", lambda e: self._do("copy_error"))
+
+        self.detail = tk.Text(outer, height=4, wrap="word", relief="flat", background=self.top.cget("background"))
+        self.detail.pack(fill="x", pady=(8, 0))
+        self.detail.configure(state="disabled")
+        self.status = tb.Label(outer, text="", bootstyle="secondary")
+        self.status.pack(fill="x", pady=(6, 0))
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def attach(self, presenter: HistoryPresenter) -> None:
+        self.presenter = presenter
+        self._schedule()
+
+    def _do(self, action: str, *args: Any) -> None:
+        if self.presenter is None:
+            return
+        try:
+            getattr(self.presenter, action)(*args)
+        except Exception:  # never let an exception escape a Tk callback
+            log.exception("history action %s failed", action)
+            self.set_status(f"Błąd wewnętrzny ({action}); szczegóły w logu.", "error")
+
+    def _schedule(self) -> None:
+        if self.refresh_ms and not self._closed:
+            self._after_id = self.top.after(self.refresh_ms, self._tick)
+
+    def _tick(self) -> None:
+        if self._closed:
+            return
+        self._do("refresh")
+        self._schedule()
+
+    def _on_select(self, _event: Any = None) -> None:
+        if self._showing:
+            return
+        self._do("select", [int(i) for i in self.tree.selection()])
+
+    # -- HistoryView --------------------------------------------------------------------
+
+    def show_rows(self, rows: Sequence[HistoryRow], selected: Sequence[int]) -> None:
+        self._showing = True
+        try:
+            self.tree.delete(*self.tree.get_children())
+            for row in rows:
+                detail = row.detail.replace("\n", " ")
+                self.tree.insert("", "end", iid=str(row.id), tags=(row.state,),
+                                 values=(row.date, row.doc_type, row.number, row.order_id, row.result, detail))
+            keep = [str(i) for i in selected if self.tree.exists(str(i))]
+            self.tree.selection_set(keep)
+            self.top.update_idletasks()
+        finally:
+            self._showing = False
+
+    def set_actions(self, enabled: dict[str, bool]) -> None:
+        for key, on in enabled.items():
+            if key in self.buttons:
+                self.buttons[key].configure(state="normal" if on else "disabled")
+
+    def set_detail(self, text: str) -> None:
+        self.detail.configure(state="normal")
+        self.detail.delete("1.0", "end")
+        self.detail.insert("1.0", text)
+        self.detail.configure(state="disabled")
+
+    def set_status(self, text: str, kind: str = "") -> None:
+        self.status.configure(text=text, bootstyle=STATUS_STYLE.get(kind, "secondary"))
+
+    def confirm(self, title: str, text: str) -> bool:
+        return bool(messagebox.askyesno(title, text, parent=self.top, icon="warning"))
+
+    def set_clipboard(self, text: str) -> None:
+        self.top.clipboard_clear()
+        self.top.clipboard_append(text)
+
+    def raise_(self) -> None:
+        self.top.deiconify()
+        self.top.lift()
+        self.top.focus_force()
+
+    def exists(self) -> bool:
+        if self._closed:
+            return False
+        try:
+            return bool(self.top.winfo_exists())
+        except tk.TclError:
+            return False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._after_id is not None:
+            try:
+                self.top.after_cancel(self._after_id)
+            except tk.TclError:
+                pass
+        try:
+            self.top.destroy()
+        except tk.TclError:
+            pass
+
+
+def open_history_window(
+    master: Any,
+    journal_path: str | os.PathLike | None = None,
+    *,
+    on_closed: Callable[[], None] | None = None,
+    open_url: Callable[[str], Any] | None = None,
+    refresh_ms: int = REFRESH_MS,
+) -> HistoryWindow:
+    """Open "Historia" over Tk ``master`` (on the Tk thread); raise it if already open.
+
+    ``journal_path`` defaults to :func:`agent.paths.journal_path` (``RAKSBL_DATA_DIR`` aware).
+    """
+    global _current
+    from agent.export.journal import Journal
+
+    if _current is not None and _current.exists():
+        _current.presenter.refresh()
+        _current.raise_()
+        return _current
+    window = HistoryWindow(master, refresh_ms=refresh_ms)
+
+    def closed() -> None:
+        global _current
+        if _current is window:
+            _current = None
+        if on_closed is not None:
+            on_closed()
+
+    if journal_path is None:
+        factory = None
+    else:
+        factory = lambda: Journal(journal_path)  # noqa: E731
+    presenter = HistoryPresenter(window, factory, open_url=open_url, on_closed=closed)
+    window.attach(presenter)
+    _current = window
+    presenter.load()
+    window.raise_()
+    return window
