@@ -20,12 +20,12 @@ from ui.settings.dispatch import ensure_style
 log = logging.getLogger(__name__)
 
 COLUMNS = (
-    ("date", "Data", 120),
-    ("doc_type", "Rodzaj", 70),
-    ("number", "Numer RaksSQL", 190),
-    ("order_id", "Zamówienie", 90),
-    ("result", "Wynik", 140),
-    ("detail", "Numer w BaseLinker / błąd", 380),
+    ("date", "Data", 145),
+    ("doc_type", "Rodzaj", 80),
+    ("number", "Numer RaksSQL", 175),
+    ("order_id", "Zamówienie", 105),
+    ("result", "Wynik", 165),
+    ("detail", "Numer w BaseLinker / błąd", 420),
 )
 STATUS_STYLE = {"": "secondary", "ok": "success", "warning": "warning", "error": "danger"}
 REFRESH_MS = 5000
@@ -36,7 +36,7 @@ _current: Any = None
 class HistoryWindow:
     def __init__(self, master: Any, *, refresh_ms: int = REFRESH_MS):
         ensure_style(master)
-        self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=(1040, 560), minsize=(760, 360))
+        self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=(1120, 560), minsize=(760, 360))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("close"))
         self.presenter: HistoryPresenter | None = None
         self.refresh_ms = refresh_ms
@@ -66,7 +66,8 @@ class HistoryWindow:
         self.tree = tb.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings", selectmode="extended")
         for key, title, width in COLUMNS:
             self.tree.heading(key, text=title, anchor="w")
-            self.tree.column(key, width=width, anchor="w", stretch=key == "detail")
+            self.tree.column(key, width=width, minwidth=width if key != "detail" else 120, anchor="w",
+                             stretch=key == "detail")
         self.tree.tag_configure("failed", foreground="#c0392b")
         self.tree.tag_configure("in_doubt", foreground="#b9770e")
         self.tree.tag_configure("skipped", foreground="#7f8c8d")

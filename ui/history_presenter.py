@@ -61,7 +61,8 @@ def row_of(entry: JournalEntry) -> HistoryRow:
         doc_type=DOC_TYPE_PL.get(entry.doc_type, entry.doc_type),
         number=entry.number,
         order_id=str(entry.order_id) if entry.order_id is not None else "",
-        result=STATE_PL.get(entry.state, entry.state),
+        result=STATE_PL.get(entry.state, entry.state) + (
+            " (ponowienie zaplanowane)" if entry.retry_allowed and entry.state in FAILED else ""),
         detail=detail,
         state=entry.state if entry.state in ("done", "failed", "in_doubt", "skipped") else "other",
         error=entry.error or "",
