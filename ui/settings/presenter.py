@@ -705,7 +705,9 @@ class SettingsPresenter:
             if field != BANNER:
                 self._show_error(field, short_message(exc))
                 self.view.focus_field(field)
-            self.view.set_status(BANNER, f"Nie zapisano: {exc}", "error")
+                self.view.set_status(BANNER, "Nie zapisano — popraw zaznaczone pole.", "error")
+            else:
+                self.view.set_status(BANNER, f"Nie zapisano: {exc}", "error")
             return False
         except OSError as exc:
             self.view.set_status(BANNER, f"Nie można zapisać pliku ustawień {self.path}: {exc}", "error")

@@ -348,7 +348,7 @@ class SettingsWindow:
                                         bootstyle="round-toggle"), var)
         r = self._row(tab, 0, "Automatycznie", "sync.auto", auto)
         r = self._row(tab, r, "Co ile sekund", "sync.interval_seconds", self._spin(tab, p.MIN_INTERVAL, 86400),
-                      note=f"Najmniej {p.MIN_INTERVAL} sekund.")
+                      note=f"Co ile sekund agent sprawdza, czy w RaksSQL czekają dokumenty (najmniej {p.MIN_INTERVAL}).")
         r = self._row(tab, r, "Najwięcej dokumentów na raz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
                       note="0 = bez limitu.")
         self._row(tab, r, "Powiadomienia", "sync.notifications", self._combo(tab, width=18))
