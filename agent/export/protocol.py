@@ -264,8 +264,12 @@ class DocumentExporter:
             docs = self.orders.documents(KIND[doc.doc_type], doc.order_id, fresh=True)
             target = self._find_target(doc, entry, docs)
             if target is None:
-                # Nothing appeared: the call did not execute. Leave "creating": the next run
-                # looks again before creating, so a late-appearing document is adopted.
+                # Nothing appeared (yet). Leave "creating": the next run looks again before
+                # creating, so a late-appearing document is adopted. After a timeout the server
+                # may still be executing the call: note it, so that no run creates again before
+                # that request has surely ended (see _late_create_wait).
+                if _may_still_run(exc):
+                    self.journal.mark(entry, "creating", run_id=self.run_id, error=f"{LATE_CREATE_NOTE}: {exc.message}")
                 raise
             log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
             entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
@@ -292,6 +296,13 @@ class DocumentExporter:
         target = self._find_target(doc, entry, docs)
         created = False
         if target is None:
+            wait = self._late_create_wait(entry)
+            if wait > 0:
+                return Outcome(
+                    "deferred",
+                    f"poprzednie tworzenie dokumentu BaseLinker mogło jeszcze nie dobiec końca (brak odpowiedzi); "
+                    f"sprawdzę zamówienie ponownie za {wait:.0f} s",
+                )
             if entry.state == "creating":
                 log.info("%s: the earlier create left nothing on order %s; creating now", doc.number, order_id)
             target, entry = self._create(doc, entry)
@@ -335,6 +346,18 @@ class DocumentExporter:
             entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
         )
         return Outcome("sent", note or "", bl_doc_id=target.id, bl_number=target.number or None, created=created)
+
+    def _late_create_wait(self, entry: JournalEntry) -> float:
+        """Seconds before a create whose answer timed out may be followed by another create.
+
+        A request we stopped waiting for may still run at BaseLinker and create the invoice
+        later; creating again before it ended would make a second one. We wait twice the
+        request timeout after giving up, then look the order up (fresh) before creating.
+        """
+        if entry.state != "creating" or not (entry.error or "").startswith(LATE_CREATE_NOTE):
+            return 0.0
+        grace = 2.0 * float(self.settings.baselinker.timeout_seconds)
+        return entry.updated_at + grace - self.journal.now()
 
     def _write_number(self, doc: Document, order: dict) -> None:
         bl = self.settings.baselinker
@@ -395,6 +418,15 @@ class DocumentExporter:
         else:
             what = f"dołączy PDF do istniejącego dokumentu BaseLinker {target.number or target.id}"
         return Outcome("would_send", what, bl_doc_id=target.id if target else None, bl_number=target.number if target else None)
+
+
+LATE_CREATE_NOTE = "brak odpowiedzi na utworzenie (limit czasu)"
+
+
+def _may_still_run(exc: TransportError) -> bool:
+    """A lost answer after which the server may still be executing the request: our read
+    timeout (client.py's wording) or a gateway timeout (HTTP 504)."""
+    return exc.may_have_executed and ("przekroczony czas oczekiwania" in exc.message or "HTTP 504" in exc.message)
 
 
 def _int(value) -> int:
