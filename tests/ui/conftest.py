@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -10,19 +12,27 @@ from tests.support.xserver import XSession, missing_tools
 
 
 @pytest.fixture
-def xsession(tmp_path):
+def private_tmp():
+    """A temp dir outside /tmp/pytest-of-<user>: concurrent pytest sessions of the same user prune
+    each other's old basetemp dirs, which must not happen under a running agent."""
+    with tempfile.TemporaryDirectory(prefix="raksbl-ui-") as d:
+        yield Path(d)
+
+
+@pytest.fixture
+def xsession(private_tmp):
     """A private desktop: Xvfb on a free display, D-Bus session, trayer, dunst -print."""
     if not sys.platform.startswith("linux"):
         pytest.skip("the X server tests run on Linux")
     missing = missing_tools()
     if missing:
         pytest.skip(f"missing tools for the X server tests: {', '.join(missing)}")
-    with XSession(tmp_path / "x") as session:
+    with XSession(private_tmp / "x") as session:
         yield session
 
 
 @pytest.fixture
-def tray_export_env(company_db, tmp_path):
+def tray_export_env(company_db, private_tmp):
     """Real Firebird company database + BaseLinker sandbox over HTTP + a settings file.
 
     The same environment as tests/integration's ``export_env`` (kept local: that fixture lives
@@ -33,8 +43,8 @@ def tray_export_env(company_db, tmp_path):
 
     state = make_state()
     with SandboxServer(state).start() as server:
-        (tmp_path / "agent").mkdir()
-        env = ExportEnv(company_db, state, server, tmp_path / "agent")
+        (private_tmp / "agent").mkdir()
+        env = ExportEnv(company_db, state, server, private_tmp / "agent")
         try:
             yield env
         finally:
