@@ -435,6 +435,7 @@ class AutoSync:
             if trigger != "auto":
                 self.bus.publish(RunError(trigger, "config", message))
             return False
+        log.info("starting a run (%s)", trigger)
         self._publish_state()
         try:
             thread = self._start_thread(self._run_once, settings, trigger, name="raksbl-run")

@@ -76,6 +76,29 @@ def screenshot_icon(xsession, window_id: int, name: str, state: str) -> Path:
     return path
 
 
+def db(env, method: str, *args, **kwargs):
+    """``env.<method>(...)`` on the test's own database connection, reconnecting once if the shared
+    Firebird server was restarted under it (other suites restart it to inject faults)."""
+    import fdb
+
+    try:
+        return getattr(env, method)(*args, **kwargs)
+    except fdb.DatabaseError:
+        env._conn = None  # the old attachment is gone with the restarted server
+        return wait_for(lambda: _try(env, method, *args, **kwargs), 30, interval=0.5,
+                        what=f"the database ({method})")[0]
+
+
+def _try(env, method, *args, **kwargs):
+    import fdb
+
+    try:
+        return (getattr(env, method)(*args, **kwargs),)
+    except fdb.DatabaseError:
+        env._conn = None
+        return None
+
+
 def count_runs(env) -> int:
     text = "".join(p.read_text(encoding="utf-8") for p in (env.data_dir / "logs").glob("raksbl-*.log"))
     return len(re.findall(r"run \w+ \((auto|manual)\): \d+ pending", text))
@@ -93,8 +116,8 @@ def keep_logs(env, xsession, name: str) -> None:
 def test_tray_agent_exports_notifies_and_docks(xsession, tray_export_env):
     env = tray_export_env
     env.configure(sync__auto=True, sync__interval_seconds=10)
-    fs_raks, fs_order = env.add_doc("FS")
-    pa_raks, pa_order = env.add_doc("PA")
+    fs_raks, fs_order = db(env, "add_doc", "FS")
+    pa_raks, pa_order = db(env, "add_doc", "PA")
 
     tray = start_tray(env, xsession, env.settings_path)
     try:
@@ -103,7 +126,7 @@ def test_tray_agent_exports_notifies_and_docks(xsession, tray_export_env):
                  what="both documents in the sandbox")
         wait_for(lambda: "Wysłano 2 dokumenty do BaseLinker" in xsession.notifications(), 20,
                  what="the summary notification in dunst")
-        assert env.status("FS", fs_raks) == env.settings().raks.status_after_send
+        assert db(env, "status", "FS", fs_raks) == env.settings().raks.status_after_send
         win = icon_window(xsession)
         wait_for(lambda: "ostatnio" in window_name(xsession, win), 10, what="the tooltip with the last run")
         name = window_name(xsession, win)
@@ -111,8 +134,8 @@ def test_tray_agent_exports_notifies_and_docks(xsession, tray_export_env):
         screenshot_icon(xsession, win, "tray-e2e-idle", "idle")
 
         # --- one more good and one bad document: the next timer run sends one, reports the other
-        good_raks, good_order = env.add_doc("FS")
-        bad_raks, _ = env.add_doc("FS", order_id=False)
+        good_raks, good_order = db(env, "add_doc", "FS")
+        bad_raks, _ = db(env, "add_doc", "FS", order_id=False)
         wait_for(lambda: env.documents("FS", good_order), 40, what="the third document in the sandbox")
         wait_for(lambda: "1 dokument nie został wysłany" in xsession.notifications(), 20,
                  what="the failure notification")
@@ -134,7 +157,7 @@ def test_tray_agent_exports_notifies_and_docks(xsession, tray_export_env):
         runs = count_runs(env)
         time.sleep(12)  # longer than the old interval: no timer run any more
         assert count_runs(env) == runs
-        last_raks, last_order = env.add_doc("FS")
+        last_raks, last_order = db(env, "add_doc", "FS")
         x, y, w, h = xsession.window_geometry(win)
         subprocess.run(["xdotool", "mousemove", str(x + w // 2), str(y + h // 2), "click", "1"],
                        env=xsession.env, check=True)
