@@ -18,6 +18,7 @@ The Firebird client is deliberately not bundled: on Linux the system's ``libfbcl
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -35,6 +36,7 @@ DIST = ROOT / "dist" / "raksbl"
 EXE_SUFFIX = ".exe" if sys.platform == "win32" else ""
 CLI = DIST / f"raksbl-cli{EXE_SUFFIX}"
 GUI = DIST / f"raksbl{EXE_SUFFIX}"
+LOCK = ROOT / "build" / "work" / "bundle-test.lock"
 BUILD_TIMEOUT = 900  # seconds; a build takes well under a minute on a CI runner
 
 
@@ -55,10 +57,35 @@ def _bundle_is_fresh() -> bool:
     return all(p.stat().st_mtime <= built for p in _inputs() if p.exists())
 
 
+@contextlib.contextmanager
+def _bundle_lock():
+    """Concurrent pytest sessions share dist/raksbl: one builds at a time, and nobody rebuilds it
+    under a session that is still running it (exclusive to build, shared to use)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no concurrent sessions to guard against here
+        yield lambda: None
+        return
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "a+") as fd:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield lambda: fcntl.flock(fd, fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="module")
-def bundle() -> Path:
+def bundle():
+    with _bundle_lock() as share:
+        _build_unless_fresh()
+        share()
+        yield DIST
+
+
+def _build_unless_fresh() -> None:
     if _bundle_is_fresh():
-        return DIST
+        return
     if importlib.util.find_spec("PyInstaller") is None:
         pytest.fail("PyInstaller is not installed: pip install -e '.[build]' (scripts/bootstrap.sh build)",
                     pytrace=False)
@@ -70,7 +97,6 @@ def bundle() -> Path:
     took = time.monotonic() - started
     assert proc.returncode == 0, f"pyinstaller failed after {took:.0f} s:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
     print(f"bundle built in {took:.1f} s")
-    return DIST
 
 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
