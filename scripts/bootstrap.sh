@@ -22,8 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python="${PYTHON:-python3}"
-extras="test"
-[ "$purpose" = build ] && extras="test,build"
+extras="test,build"   # build: PyInstaller, for the bundle test (tests/packaging)
 stamp=".venv/.raksbl-installed-$extras"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv

@@ -16,6 +16,7 @@ what failed (server, file, login, client library) and never the password.
 from __future__ import annotations
 
 import os
+import sys
 import re
 from dataclasses import dataclass
 
@@ -243,14 +244,13 @@ def open_connection(
     # Polish letters in them work whatever the OS code page (without it fdb sends them in the
     # connection charset and Firebird 3 fails with "Cannot transliterate character").
     kwargs = dict(user=user, password=password, charset=charset or None, utf8params=True)
-    if client_library:
-        # fdb silently falls back to any library of the same base name when the path does not
-        # exist; a configured path that is missing must be reported instead.
-        if ("/" in client_library or "\\" in client_library) and not os.path.isfile(client_library):
-            raise RaksConnectionError(
-                f"Nie znaleziono biblioteki klienta Firebird „{client_library}” (ustawienie "
-                "raks.client_library) — wskaż plik fbclient.dll z folderu RaksSQL albo zostaw puste."
-            )
+    if client_library or sys.platform == "win32":
+        # The setting first, then RaksSQL's Bin folder and the Firebird install folders
+        # (agent/fbclient.py). A configured path that does not exist is reported, never
+        # silently replaced (fdb would fall back to any library of the same base name).
+        from agent.fbclient import require_client_library
+
+        client_library = require_client_library(client_library, database=database)
         kwargs["fb_library_name"] = client_library
     try:
         if location.is_remote:
