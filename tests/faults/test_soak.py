@@ -23,6 +23,8 @@ import subprocess
 import threading
 import time
 
+import fdb
+
 from agent.baselinker.sandbox import Fault
 from agent.raks import schema
 from tests.faults.invariants import STATUS_NEW, STATUS_SENT, STATUS_TO_SEND, Tracked, assert_invariants
@@ -177,6 +179,19 @@ class Soak:
                 time.sleep(2 * CLIENT_TIMEOUT + 0.5)
 
 
+def _reconnecting(env, action) -> None:
+    """Run ``action``; once more on a fresh connection if the server was restarted under us
+    (by this soak, or by another test session sharing the Firebird server)."""
+    try:
+        action()
+    except fdb.DatabaseError as exc:
+        if "-902" not in str(exc) and "connection" not in str(exc).lower():
+            raise
+        env.close()
+        time.sleep(1.0)
+        action()
+
+
 def test_soak_random_faults(export_env, firebird_server):
     seed = int(os.environ.get("RAKSBL_SOAK_SEED") or random.SystemRandom().randrange(1, 10**9))
     print(f"\nsoak seed {seed} ({RUNS} runs) — replay: RAKSBL_SOAK_SEED={seed} RAKSBL_SOAK_RUNS={RUNS}")
@@ -201,8 +216,8 @@ def test_soak_random_faults(export_env, firebird_server):
         for index in range(RUNS):
             soak.run(index)
             env.close()  # a restart broke our own connection; reconnect lazily
-            assert_invariants(env, soak.docs, final=False, context=f"after run {index}")
-            soak.mutate()
+            _reconnecting(env, lambda: assert_invariants(env, soak.docs, final=False, context=f"after run {index}"))
+            _reconnecting(env, soak.mutate)
         soak.settle()
         assert_invariants(env, soak.docs, final=True, context="after the settle runs")
         sent = [d for d in soak.docs if env.status(d.doc_type, d.raks_id) == STATUS_SENT]
