@@ -255,6 +255,8 @@ class TrayApp:
                 "Kliknij prawym przyciskiem ikonę raksbl i wybierz „Ustawienia…”.",
                 error=True,
             ))
+            if not self.config_file.exists():  # first start: open the dialog straight away
+                self.open_settings()
         self._install_signal_handlers()
         log.info("tray agent running (backend %s, settings %s)", self.tray.backend, self.config_file)
         self.ui.run()
@@ -338,10 +340,28 @@ class TrayApp:
         log.info("automatic sync %s by the user", "on" if enabled else "off")
 
     def open_settings(self) -> None:
-        self.ui.call(lambda: open_settings(self.config_file, self.opener))
+        """"Ustawienia…": the settings dialog (the settings file itself when Tk is unavailable)."""
+        if self.ui.root is None:
+            self.ui.call(lambda: open_settings(self.config_file, self.opener))
+            return
+        from ui.settings import open_settings_dialog
+
+        self.ui.call(lambda: open_settings_dialog(self.ui.root, self.config_file, on_saved=self._settings_saved))
+
+    def _settings_saved(self, settings) -> None:
+        # Saved settings take effect in the running agent: interval, budget, statuses, ...
+        self.settings_source.invalidate()
+        self.autosync.reload(settings)
+        self.refresh()
 
     def open_history(self) -> None:
-        self.ui.call(lambda: open_history(self.opener))
+        """"Historia…": the history window (the log folder when Tk is unavailable)."""
+        if self.ui.root is None:
+            self.ui.call(lambda: open_history(self.opener))
+            return
+        from ui.history import open_history_window
+
+        self.ui.call(lambda: open_history_window(self.ui.root))
 
     def open_log_folder(self) -> None:
         self.ui.call(lambda: open_log_folder(self.opener))
