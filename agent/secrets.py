@@ -35,6 +35,7 @@ def get_secret(name: str) -> str:
     """Return the secret ``name``; ConfigError naming it (and where to put it) if it is missing."""
     value = os.environ.get(_ENV[name])
     if value:
+        _never_log(value)
         return value
     try:
         import keyring
@@ -49,7 +50,14 @@ def get_secret(name: str) -> str:
             f"usługa '{SERVICE}', nazwa '{name}') albo ustaw zmienną środowiskową {_ENV[name]}.",
             key=f"secret:{name}",
         )
+    _never_log(value)
     return value
+
+
+def _never_log(value: str) -> None:
+    from agent.logs import register_secret
+
+    register_secret(value)
 
 
 def has_secret(name: str) -> bool:

@@ -20,7 +20,6 @@ from agent.baselinker.ratelimit import shared_limiter
 from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export import events as ev
 from agent.export.journal import Journal
-from agent.logs import register_secret
 from agent.export.protocol import DocumentExporter, Outcome
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
@@ -182,8 +181,6 @@ def run_export(
     cancel = cancel or threading.Event()
     token = secrets.get_secret(secrets.BASELINKER_TOKEN)
     password = secrets.get_secret(secrets.RAKS_PASSWORD)
-    register_secret(token)  # whatever happens, neither may reach a log line
-    register_secret(password)
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
     limiter = shared_limiter(settings.baselinker.requests_per_minute)
