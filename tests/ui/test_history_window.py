@@ -81,7 +81,7 @@ def test_history_window_lists_filters_and_acts(root, journal_path):
 
     select(window, failed_iid)
     pump(root)
-    xdisplay.screenshot(window.top.wm_frame(), ARTIFACTS / "history.png")
+    xdisplay.screenshot(window.top.wm_frame(), ARTIFACTS / "history.png", window.top.winfo_screen())
     assert (ARTIFACTS / "history.png").stat().st_size > 5000
     assert str(window.buttons["retry"].cget("state")) == "normal"
     assert "ERROR_ORDER_NOT_FOUND" in window.detail.get("1.0", "end")
@@ -100,7 +100,7 @@ def test_history_window_lists_filters_and_acts(root, journal_path):
     pump(root)
     numbers = sorted(tree.item(i, "values")[2] for i in tree.get_children())
     assert numbers == ["FS 2/11/2026/MAG", "FS 3/11/2026/MAG", "FS 4/11/2026/MAG"]
-    xdisplay.screenshot(window.top.wm_frame(), ARTIFACTS / "history-errors-only.png")
+    xdisplay.screenshot(window.top.wm_frame(), ARTIFACTS / "history-errors-only.png", window.top.winfo_screen())
 
     # an in-doubt one asks first (the real dialog is modal: answer through the view's seam)
     asked = []

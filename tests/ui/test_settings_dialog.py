@@ -80,7 +80,7 @@ def screenshot(window, name: str):
     window.top.update()
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    xdisplay.screenshot(window.top.wm_frame(), path)
+    xdisplay.screenshot(window.top.wm_frame(), path, window.top.winfo_screen())
     assert path.stat().st_size > 5000
     return path
 
