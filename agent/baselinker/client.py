@@ -368,6 +368,7 @@ class BaseLinkerClient:
             if executed:
                 self._count(method)
             raise TransportError(self._describe(exc), may_have_executed=executed,
+                                 may_still_run=isinstance(exc, requests.exceptions.ReadTimeout),
                                  method=method) from None
         self._count(method)
         return self._parse(method, response)
@@ -394,7 +395,7 @@ class BaseLinkerClient:
         content = response.content
         if status >= 500:
             raise TransportError(f"Błąd serwera BaseLinker (HTTP {status})",
-                                 may_have_executed=True, method=method)
+                                 may_have_executed=True, may_still_run=status == 504, method=method)
         try:
             body = json.loads(content)
         except ValueError:

@@ -41,8 +41,12 @@ class TransportError(BaseLinkerError):
 
     ``may_have_executed`` is False only when the request certainly never reached BaseLinker
     (e.g. connection refused); then even a create call may be sent again.
+    ``may_still_run`` is True when we stopped waiting while BaseLinker may still be working on
+    the request (our read timeout, a gateway timeout): its effect can appear later.
     """
 
-    def __init__(self, message: str, *, may_have_executed: bool = True, method: str = ""):
+    def __init__(self, message: str, *, may_have_executed: bool = True, may_still_run: bool = False,
+                 method: str = ""):
         super().__init__(message, method=method)
         self.may_have_executed = may_have_executed
+        self.may_still_run = may_still_run

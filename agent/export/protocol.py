@@ -268,7 +268,7 @@ class DocumentExporter:
                 # creating, so a late-appearing document is adopted. After a timeout the server
                 # may still be executing the call: note it, so that no run creates again before
                 # that request has surely ended (see _late_create_wait).
-                if _may_still_run(exc):
+                if exc.may_still_run:
                     self.journal.mark(entry, "creating", run_id=self.run_id, error=f"{LATE_CREATE_NOTE}: {exc.message}")
                 raise
             log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
@@ -421,12 +421,6 @@ class DocumentExporter:
 
 
 LATE_CREATE_NOTE = "brak odpowiedzi na utworzenie (limit czasu)"
-
-
-def _may_still_run(exc: TransportError) -> bool:
-    """A lost answer after which the server may still be executing the request: our read
-    timeout (client.py's wording) or a gateway timeout (HTTP 504)."""
-    return exc.may_have_executed and ("przekroczony czas oczekiwania" in exc.message or "HTTP 504" in exc.message)
 
 
 def _int(value) -> int:

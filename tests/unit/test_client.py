@@ -318,6 +318,22 @@ def test_transport_retry_table(method, failure) -> None:
     assert c.calls == (len(session.requests) if executed else 0)
 
 
+@pytest.mark.parametrize("failure, still_running", [
+    (lambda: requests.ReadTimeout("read timed out"), True),
+    (lambda: response(b"<html>504 Gateway Time-out</html>", 504), True),
+    (lambda: response(b"<html>502</html>", 502), False),
+    (dropped, False),
+    (refused, False),
+])
+def test_transport_error_says_whether_the_request_may_still_run(failure, still_running) -> None:
+    session = FakeSession(failure)
+    session.script = [lambda: _raise_or_return(failure())]
+    c, _, _ = make(session)
+    with pytest.raises(TransportError) as info:
+        c.call("addInvoice", order_id=1)
+    assert info.value.may_still_run is still_running
+
+
 def _raise_or_return(item):
     if isinstance(item, BaseException):
         raise item
