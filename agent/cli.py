@@ -50,11 +50,8 @@ def _err(text: str) -> None:
 
 
 def _setup_logging(settings=None, console: bool = False) -> None:
-    try:
-        from agent.logs import setup_logging
-    except ImportError:  # pragma: no cover - during early development
-        logging.basicConfig(level=logging.WARNING)
-        return
+    from agent.logs import setup_logging
+
     level = settings.log.level if settings else "INFO"
     retention = settings.log.retention_days if settings else 30
     setup_logging(level=level, retention_days=retention, console=console)

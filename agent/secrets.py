@@ -60,14 +60,6 @@ def _never_log(value: str) -> None:
     register_secret(value)
 
 
-def has_secret(name: str) -> bool:
-    try:
-        get_secret(name)
-    except ConfigError:
-        return False
-    return True
-
-
 def set_secret(name: str, value: str) -> None:
     """Store ``value`` in the OS keyring (an empty value deletes it)."""
     import keyring

@@ -291,15 +291,6 @@ class BaseLinkerClient:
 
     # -- thin typed helpers (the protocol may call ``call`` directly just as well) ---------
 
-    def get_series(self) -> list[dict]:
-        return list(self.call("getSeries").get("series") or [])
-
-    def get_invoices(self, **filters: Any) -> list[dict]:
-        return list(self.call("getInvoices", **filters).get("invoices") or [])
-
-    def get_orders(self, **filters: Any) -> list[dict]:
-        return list(self.call("getOrders", **filters).get("orders") or [])
-
     # -- internals ------------------------------------------------------------------------
 
     @staticmethod

@@ -213,8 +213,3 @@ class Journal:
         if entry.state == "done":
             raise ValueError("document already sent")
         return self.mark(entry, "skipped", message="pominięty na żądanie użytkownika")
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall()
-        return {r[0]: r[1] for r in rows}

@@ -179,13 +179,5 @@ class OrderBook:
             params["id_from"] = max(_int(raw.get(id_key)) for raw in page) + 1
         log.debug("%s listing longer than the budget; falling back to per-order lookups", method)
 
-    def remember_order(self, order_id: int, order: dict | None) -> None:
-        self._orders[order_id] = order
-
     def remember_documents(self, kind: str, order_id: int, docs: list[BLDocument]) -> None:
         self._docs[(kind, order_id)] = docs
-
-    def forget(self, order_id: int) -> None:
-        self._orders.pop(order_id, None)
-        self._docs.pop(("invoice", order_id), None)
-        self._docs.pop(("receipt", order_id), None)

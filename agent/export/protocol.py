@@ -27,13 +27,13 @@ repeatable, so resuming after a crash simply repeats them.
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import signal
 from dataclasses import dataclass
 from decimal import Decimal
 
+from agent.baselinker.client import pdf_data_uri
 from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
 from agent.export.journal import Journal, JournalEntry
@@ -138,16 +138,15 @@ class DocumentExporter:
     def export(self, doc: Document, claim=None) -> Outcome:
         """Export one document; per-document problems become an Outcome, run-level ones raise.
 
-        ``claim`` is the document's lock from :meth:`claim` (taken here when not given).
+        ``claim`` is the document's lock from :meth:`claim`, taken by a caller that already ran
+        :meth:`precheck`; without it both happen here.
         """
-        decided = self.precheck(doc)
-        if decided is not None:
-            if claim is not None:
-                claim.rollback()
-            return decided
-        if self.dry_run:
-            return self._dry_run(doc)
         if claim is None:
+            decided = self.precheck(doc)
+            if decided is not None:
+                return decided
+            if self.dry_run:
+                return self._dry_run(doc)
             claim = self.claim(doc)
             if isinstance(claim, Outcome):
                 return claim
@@ -312,7 +311,7 @@ class DocumentExporter:
 
         # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number).
         if target.external_number != doc.number:
-            data = "data:" + base64.b64encode(pdf).decode("ascii")
+            data = pdf_data_uri(pdf)
             del pdf
             if kind == "invoice":
                 self.client.call(

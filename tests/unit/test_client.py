@@ -241,7 +241,7 @@ def test_request_shape_headers_timeouts_body() -> None:
 def test_no_params_sends_empty_object() -> None:
     session = FakeSession(response({"status": "SUCCESS", "series": []}))
     c, _, _ = make(session)
-    assert c.get_series() == []
+    assert c.call("getSeries") == {"series": []}
     assert urllib.parse.parse_qs(session.requests[0]["data"].decode())["parameters"] == ["{}"]
 
 
