@@ -7,6 +7,7 @@ Every other problem fails one document and the run goes on with the next one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -90,34 +91,48 @@ def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
     return cls(ref, outcome.reason)
 
 
+# How to read BaseLinker's own number of a document we created: (one-document call, its id
+# parameter, list call, list key, id field, number field).
+_NUMBER_LOOKUP = {
+    "FS": ("getInvoices", "invoice_id", "getInvoices", "invoices", "invoice_id", "number"),
+    "PA": ("getReceipt", "receipt_id", "getReceipts", "receipts", "receipt_id", "receipt_full_nr"),
+}
+
+
+def _read_numbers(client, doc_type: str, ids: list[int]) -> dict[int, str]:
+    """BaseLinker numbers of ``ids`` (sorted): one call for one document, else list pages of 100."""
+    one, one_param, method, key, id_field, number_field = _NUMBER_LOOKUP[doc_type]
+    if len(ids) == 1:
+        answer = client.call(one, **{one_param: ids[0]})
+        rows = answer.get(key) if key in answer else [answer]  # getReceipt answers at top level
+    else:
+        rows, next_id = [], ids[0]
+        while next_id <= ids[-1]:
+            page = client.call(method, id_from=next_id).get(key) or []
+            rows += page
+            if len(page) < 100:
+                break
+            next_id = max(int(raw[id_field]) for raw in page) + 1
+    wanted = set(ids)
+    return {int(raw[id_field]): str(raw.get(number_field) or "") for raw in rows or []
+            if int(raw.get(id_field) or 0) in wanted}
+
+
 def _fill_numbers(client, results: list[DocumentResult]) -> None:
     """Read BaseLinker's own numbers of the documents this run created (one list call per 100)."""
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
-    invoices = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == "FS")
-    receipts = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == "PA")
     numbers: dict[tuple[str, int], str] = {}
     try:
-        if len(invoices) == 1:
-            for raw in client.call("getInvoices", invoice_id=invoices[0]).get("invoices") or []:
-                numbers[("FS", int(raw["invoice_id"]))] = str(raw.get("number") or "")
-        elif invoices:
-            next_id = invoices[0]
-            while next_id <= invoices[-1]:
-                page = client.call("getInvoices", id_from=next_id).get("invoices") or []
-                for raw in page:
-                    numbers[("FS", int(raw["invoice_id"]))] = str(raw.get("number") or "")
-                if len(page) < 100:
-                    break
-                next_id = max(int(raw["invoice_id"]) for raw in page) + 1
-        for receipt_id in receipts:
-            raw = client.call("getReceipt", receipt_id=receipt_id)
-            numbers[("PA", receipt_id)] = str(raw.get("receipt_full_nr") or "")
+        for doc_type in _NUMBER_LOOKUP:
+            ids = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == doc_type)
+            if ids:
+                numbers.update({(doc_type, i): n for i, n in _read_numbers(client, doc_type, ids).items()})
     except BaseLinkerError as exc:  # a number for the report is not worth failing anything over
         log.info("could not read BaseLinker numbers after the run: %s", exc)
     for r in missing:
         number = numbers.get((r.ref.doc_type, r.outcome.bl_doc_id))
         if number:
-            r.outcome = Outcome(**{**r.outcome.__dict__, "bl_number": number})
+            r.outcome = dataclasses.replace(r.outcome, bl_number=number)
 
 
 # Documents are claimed (row-locked in RaksSQL) a chunk at a time, then BaseLinker's view of
@@ -136,8 +151,7 @@ def _export_all(exporter: DocumentExporter, documents: list[Document], summary: 
         try:
             if not dry_run:
                 for doc in chunk:
-                    if exporter.precheck(doc) is None:
-                        claims[doc.key] = exporter.claim(doc)
+                    claims[doc.key] = exporter.precheck(doc) or exporter.claim(doc)
             exporter.prefetch([d for d in chunk if not isinstance(claims.get(d.key), Outcome)])
             for index, doc in enumerate(chunk):
                 if cancel.is_set():

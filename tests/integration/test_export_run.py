@@ -149,3 +149,20 @@ def test_polish_total_and_currency_match(export_env):
     raks_id, order_id = env.add_doc("FS", "FS 14/11/2026 Źródło", total=str(Decimal("1234.56")))
     summary = env.run()
     assert summary.results[0].outcome.result == "sent", summary.results[0].outcome.reason
+
+
+def test_baselinker_numbers_are_read_with_one_list_call_per_kind(export_env):
+    env = export_env
+    orders = [env.add_doc("PA")[1] for _ in range(4)] + [env.add_doc("FS")[1] for _ in range(3)]
+    summary = env.run()
+    numbers = {r.ref.order_id: r.outcome.bl_number for r in summary.results}
+    for order_id in orders[:4]:
+        assert numbers[order_id] == env.receipts(order_id)[0]["receipt_full_nr"]
+    for order_id in orders[4:]:
+        assert numbers[order_id] == env.invoices(order_id)[0]["number"]
+    methods = [c.method for c in env.state.calls]
+    # after the creates, the numbers cost one list call per document type, not one per document
+    last_create = max(i for i, m in enumerate(methods) if m in ("addInvoice", "addReceipt"))
+    after = methods[last_create + 1:]
+    assert after.count("getReceipts") == 1 and after.count("getInvoices") == 1
+    assert "getReceipt" not in after
