@@ -222,6 +222,7 @@ class TrayIcon:
         def setup(icon: Any) -> None:
             icon.visible = True
             guarded(self._enable_clicks_on_xorg, "xorg click events")()
+            guarded(self._ensure_docked_on_xorg, "xorg docking")()
             if on_visible is not None:
                 with self._lock:
                     self.look, self.title = "", ""
@@ -249,6 +250,33 @@ class TrayIcon:
             event_mask=Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
         )
         display.flush()
+
+    def _ensure_docked_on_xorg(self, attempts: int = 6, wait: float = 1.0) -> bool:
+        # pystray 0.19's xorg backend sometimes never docks (seen in 2 of 5 starts under trayer:
+        # the icon window stays an unmapped 1x1 child of the root window and the icon is never
+        # shown). Check through a connection of our own and ask again until the tray took it.
+        window = getattr(self.icon, "_window", None)
+        if self.backend != "xorg" or window is None:
+            return True
+        for attempt in range(attempts):
+            time.sleep(wait)
+            if self._docked_on_xorg(window.id):
+                return True
+            log.warning("tray icon not docked yet (attempt %d); asking the system tray again", attempt + 1)
+            guarded(self.icon._show, "dock request")()  # pystray runs it on its own loop thread
+        return self._docked_on_xorg(window.id)
+
+    @staticmethod
+    def _docked_on_xorg(window_id: int) -> bool:
+        """Whether the icon window was reparented into a system tray (not a child of the root)."""
+        from Xlib import display as xdisplay
+
+        display = xdisplay.Display()
+        try:
+            tree = display.create_resource_object("window", window_id).query_tree()
+            return tree.parent.id != display.screen().root.id
+        finally:
+            display.close()
 
     def stop(self, timeout: float = 5.0) -> None:
         guarded(self.icon.stop, "icon stop")()
