@@ -241,6 +241,10 @@ class AutoSync:
         self._paused = True
         self._interval: int | None = None
         self._running = False
+        # Set whenever no run is in progress: waiting on it cannot miss a run whose thread object
+        # has not been stored yet (the run may start before _launch records its thread).
+        self._idle = threading.Event()
+        self._idle.set()
         self._trigger: str | None = None
         self._last_summary: Any | None = None
         self._last_error: str | None = None
@@ -423,6 +427,7 @@ class AutoSync:
             error = self._config_error
             if not coalesced and settings is not None:
                 self._running = True
+                self._idle.clear()
                 self._trigger = trigger
                 self.runs_started += 1
         if coalesced:
@@ -443,6 +448,7 @@ class AutoSync:
             with self._lock:
                 self._running = False
                 self._trigger = None
+                self._idle.set()
             raise
         if isinstance(thread, threading.Thread):
             self._run_thread = thread
@@ -480,10 +486,13 @@ class AutoSync:
                     # The period restarts at the end of a run: long runs never go back to back.
                     self._job.next_run = self._mono_now() + dt.timedelta(seconds=self._job.interval)
                     self._first_run_pending = False
-            if error is not None:
-                self.bus.publish(error)
-            self._publish_state()
-            self._wake.set()
+            try:
+                if error is not None:
+                    self.bus.publish(error)
+                self._publish_state()
+                self._wake.set()
+            finally:
+                self._idle.set()  # last: whoever waits for the run sees its events published
 
     # ---------------------------------------------------------------- loop
 
@@ -507,9 +516,8 @@ class AutoSync:
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no run is in progress (True) or the timeout passed (False)."""
-        thread = self._run_thread
-        if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
-            thread.join(timeout)
+        if self._run_thread is not threading.current_thread():
+            self._idle.wait(timeout)
         return not self._running
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
@@ -525,10 +533,12 @@ class AutoSync:
         log.info("automatic sync stopping")
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
-            for thread in (self._loop_thread, self._run_thread):
-                if isinstance(thread, threading.Thread) and thread is not threading.current_thread():
-                    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                    thread.join(remaining)
+            loop = self._loop_thread
+            if isinstance(loop, threading.Thread) and loop is not threading.current_thread():
+                loop.join(timeout)
+            if self._run_thread is not threading.current_thread():
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._idle.wait(remaining)
         self._publish_state()
         return not self._running
 
