@@ -252,6 +252,7 @@ def cmd_skip(args) -> int:
 
 
 def cmd_inspect_db(args) -> int:
+    from agent.raks.inspect import PURPOSE_LABELS, group_by_purpose
     from agent.raks.repository import RaksRepository
 
     settings = _load(args)
@@ -262,13 +263,12 @@ def cmd_inspect_db(args) -> int:
     if not candidates:
         _out("Nie znaleziono kandydatów.")
         return 0
-    current = None
-    for c in candidates:
-        purpose = getattr(c, "purpose", "")
-        if purpose != current:
-            current = purpose
-            _out(f"\n[{purpose}]")
-        _out(f"  {c.table}.{c.column or ''}  {getattr(c, 'type_name', '') or ''}".rstrip())
+    for purpose, group in group_by_purpose(candidates).items():
+        if not group:
+            continue
+        _out(f"\n[{PURPOSE_LABELS.get(purpose, purpose)}]")
+        for c in group:
+            _out(f"  {c.label:<50} {c.type}".rstrip())
     return 0
 
 

@@ -1,0 +1,65 @@
+"""The command line beyond `send`: doctor, inspect-db and the journal actions, as a user runs them."""
+
+import re
+
+from agent.raks.schema import make_pdf
+
+from tests.support.export_env import INVOICE_SERIES, RECEIPT_SERIES
+
+
+def test_doctor_lists_both_sides_and_marks_the_chosen_ones(export_env):
+    env = export_env
+    env.add_doc("FS")
+    env.add_doc("PA", pdf=None)
+    result = env.cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert re.search(rf"{INVOICE_SERIES}\s+INVOICE\s+Faktury .*← faktury", out)
+    assert re.search(rf"{RECEIPT_SERIES}\s+RECEIPT\s+Paragony .*← paragony", out)
+    assert "Dokument wysłany" in out and "custom:135" in out  # order statuses, extra fields
+    assert re.search(r"2\s+Do wysłania\s+1 / 1\s+← do wysłania", out)  # counts per status from RaksSQL
+    assert "czeka na wysłanie: 2 (bez PDF: 1)" in out
+
+
+def test_doctor_fails_with_a_wrong_token_and_names_a_missing_series(export_env):
+    env = export_env
+    env.configure(baselinker__receipt_series_id=999)
+    missing = env.cli("doctor")
+    assert missing.returncode == 2 and "receipt_series_id = 999" in missing.stdout
+    env.configure(baselinker__receipt_series_id=RECEIPT_SERIES)
+    bad = env.cli("doctor", extra_env={"RAKSBL_BASELINKER_TOKEN": "wrong-token"})
+    assert bad.returncode == 2
+    assert "ERROR_AUTH_TOKEN" in bad.stdout and "połączenie: OK, serwer" in bad.stdout  # RaksSQL still checked
+
+
+def test_inspect_db_finds_status_pdf_and_order_link_columns(export_env):
+    result = export_env.cli("inspect-db")
+    assert result.returncode == 0, result.stderr
+    sections = result.stdout.split("\n[")
+    status = next(s for s in sections if s.startswith("Status"))
+    pdf = next(s for s in sections if s.startswith("Wygenerowany PDF"))
+    order = next(s for s in sections if s.startswith("Powiązanie"))
+    assert re.search(r"GM_FS\.ID_STATUSU\s+INTEGER", status)
+    assert re.search(r"GM_PDF\.PLIK\s+BLOB", pdf)
+    assert "GM_FS.SYGNATURA" in order
+
+
+def test_history_skip_and_retry(export_env):
+    env = export_env
+    raks_id, order_id = env.add_doc("FS", "FS 77/11/2026", pdf=b"")
+    assert env.cli("send").returncode == 1
+    history = env.cli("history", "--failed")
+    line = next(l for l in history.stdout.splitlines() if "FS 77/11/2026" in l)
+    assert "błąd" in line and "pusty" in line
+    entry_id = line.split()[0]
+
+    assert env.cli("skip", entry_id).returncode == 0
+    skipped = env.cli("send")
+    assert "pominięto" in skipped.stdout and skipped.returncode == 0  # a skipped document is not a failure
+
+    env.db.set_pdf("FS", raks_id, make_pdf("FS 77/11/2026"))  # the user regenerated the printout
+    assert env.cli("retry", entry_id).returncode == 0
+    sent = env.cli("send")
+    assert sent.returncode == 0 and "wysłano" in sent.stdout
+    assert len(env.invoices(order_id)) == 1 and env.status("FS", raks_id) == 3
+    assert env.cli("retry", entry_id).returncode == 1  # already sent: nothing to retry
