@@ -16,6 +16,7 @@ import ttkbootstrap as tb
 
 from ui.history_presenter import HistoryPresenter, HistoryRow
 from ui.settings.dispatch import ensure_style
+from ui.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ REFRESH_MS = 5000
 _current: Any = None
 
 
-class HistoryWindow:
+class HistoryWindow(Window):
     def __init__(self, master: Any, *, refresh_ms: int = REFRESH_MS):
         ensure_style(master)
         self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=(1120, 560), minsize=(760, 360))
@@ -150,19 +151,6 @@ class HistoryWindow:
     def set_clipboard(self, text: str) -> None:
         self.top.clipboard_clear()
         self.top.clipboard_append(text)
-
-    def raise_(self) -> None:
-        self.top.deiconify()
-        self.top.lift()
-        self.top.focus_force()
-
-    def exists(self) -> bool:
-        if self._closed:
-            return False
-        try:
-            return bool(self.top.winfo_exists())
-        except tk.TclError:
-            return False
 
     def close(self) -> None:
         if self._closed:

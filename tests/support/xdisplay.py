@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
-import time
+from pathlib import Path
+
+from tests.support.xserver import start_xvfb
 
 _lock = threading.Lock()
 _display: str | None = None
@@ -32,34 +34,15 @@ def shared_display() -> str:
     with _lock:
         if _display is not None:
             return _display
-        read_fd, write_fd = os.pipe()
         err = tempfile.NamedTemporaryFile(prefix="raksbl-xvfb-", suffix=".err", delete=False)
-        try:
-            proc = subprocess.Popen(
-                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", SCREEN, "-nolisten", "tcp", "-ac"],
-                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-            )
-            os.close(write_fd)
-            write_fd = -1
-            data = b""
-            deadline = time.monotonic() + 20
-            while not data.endswith(b"\n"):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"Xvfb did not start: {open(err.name).read()}")
-                chunk = os.read(read_fd, 64)
-                if not chunk:
-                    break
-                data += chunk
-        finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
+        err.close()
+        proc, display = start_xvfb(SCREEN, Path(err.name))
         # the watchdog: stop Xvfb once this process has exited (however it exits)
         subprocess.Popen(
             ["sh", "-c", f"while kill -0 {os.getpid()} 2>/dev/null; do sleep 1; done; kill {proc.pid}"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
-        _display = f":{int(data.strip())}"
+        _display = display
         return _display
 
 
@@ -68,4 +51,8 @@ def screenshot(window_id: str, path, display: str | None = None) -> None:
     env = dict(os.environ)
     if display:
         env["DISPLAY"] = display
-    subprocess.run(["import", "-window", window_id, str(path)], check=True, timeout=30, env=env)
+    result = subprocess.run(["import", "-window", window_id, str(path)], capture_output=True, text=True,
+                            timeout=30, env=env)
+    if result.returncode != 0:
+        raise AssertionError(f"screenshot of window {window_id} on {env.get('DISPLAY')} failed: "
+                             f"{result.stderr.strip() or result.stdout.strip()}")

@@ -41,6 +41,34 @@ def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "cond
         time.sleep(interval)
 
 
+def start_xvfb(screen: str, err_path: Path) -> tuple[subprocess.Popen, str]:
+    """Start Xvfb on a free display (it picks one and writes it to -displayfd); (process, ":N")."""
+    read_fd, write_fd = os.pipe()
+    try:
+        with open(err_path, "w") as err:
+            proc = subprocess.Popen(
+                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-nolisten", "tcp", "-ac"],
+                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+            )
+        os.close(write_fd)
+        write_fd = -1
+        data = b""
+        deadline = time.monotonic() + 20
+        while not data.endswith(b"\n"):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError(f"Xvfb did not start: {Path(err_path).read_text()}")
+            chunk = os.read(read_fd, 64)
+            if not chunk:
+                break
+            data += chunk
+        return proc, f":{int(data.strip())}"
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+
+
 class XSession:
     def __init__(self, workdir: Path, *, tray: bool = True, notifications: bool = True,
                  screen: str = "800x600x24"):
@@ -95,30 +123,8 @@ class XSession:
         return proc
 
     def _start_xvfb(self) -> None:
-        read_fd, write_fd = os.pipe()
-        try:
-            proc = subprocess.Popen(
-                ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", self.screen, "-nolisten", "tcp", "-ac"],
-                pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=open(self.workdir / "xvfb.err", "w"),
-                start_new_session=True,
-            )
-            self._procs.append(("Xvfb", proc))
-            os.close(write_fd)
-            write_fd = -1
-            data = b""
-            deadline = time.monotonic() + 20
-            while not data.endswith(b"\n"):
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError(f"Xvfb did not start: {(self.workdir / 'xvfb.err').read_text()}")
-                chunk = os.read(read_fd, 64)
-                if not chunk:
-                    break
-                data += chunk
-            self.display = f":{int(data.strip())}"
-        finally:
-            os.close(read_fd)
-            if write_fd >= 0:
-                os.close(write_fd)
+        proc, self.display = start_xvfb(self.screen, self.workdir / "xvfb.err")
+        self._procs.append(("Xvfb", proc))
 
     def _start_dbus(self) -> None:
         proc = self._spawn("dbus", ["dbus-daemon", "--session", "--nofork", "--print-address=1"],

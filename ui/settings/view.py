@@ -15,6 +15,7 @@ import ttkbootstrap as tb
 
 from ui.settings import presenter as p
 from ui.settings.dispatch import TkDispatcher, ensure_style
+from ui.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,7 @@ class QueryEditor:
 
 # ---------------------------------------------------------------------- the window
 
-class SettingsWindow:
+class SettingsWindow(Window):
     """The dialog; :meth:`attach` connects it to a presenter (which fills it)."""
 
     def __init__(self, master: Any):
@@ -439,19 +440,6 @@ class SettingsWindow:
 
     def select_tab(self, title: str) -> None:
         self.notebook.select(self.tab_frames[title])
-
-    def raise_(self) -> None:
-        self.top.deiconify()
-        self.top.lift()
-        self.top.focus_force()
-
-    def exists(self) -> bool:
-        if self._closed:
-            return False
-        try:
-            return bool(self.top.winfo_exists())
-        except tk.TclError:
-            return False
 
     def close(self) -> None:
         if self._closed:
