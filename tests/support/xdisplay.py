@@ -51,6 +51,7 @@ def screenshot(window_id: str, path, display: str | None = None) -> None:
     env = dict(os.environ)
     if display:
         env["DISPLAY"] = display
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # test-artifacts/ does not exist in a fresh clone
     result = subprocess.run(["import", "-window", window_id, str(path)], capture_output=True, text=True,
                             timeout=30, env=env)
     if result.returncode != 0:
