@@ -35,15 +35,3 @@ def company_db(firebird_server: FirebirdServer) -> CompanyDb:
     yield db
     db.drop()
 
-
-# --- End-to-end tray tests -------------------------------------------------------------------
-# tests/ui/test_tray_e2e.py drives the agent as a separate process on its own X server and judges
-# by screenshots and notification logs, whose timing varies on a loaded 2-core machine. A failure
-# there is retried (twice) before it counts; a deterministic bug still fails every attempt.
-# (Not the in-process Tk tests: Tk does not survive a retry after a failure in the same process.)
-def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("rerunfailures"):
-        return
-    for item in items:
-        if str(item.fspath).replace("\\", "/").endswith("/tests/ui/test_tray_e2e.py"):
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
