@@ -66,6 +66,14 @@ def receipt_from_api(raw: dict) -> BLDocument:
     )
 
 
+# The list call of each kind: method, list key, id field, converter (up to 100 items, ascending
+# ids, ``id_from`` to page on).
+LISTINGS = {
+    "invoice": ("getInvoices", "invoices", "invoice_id", invoice_from_api),
+    "receipt": ("getReceipts", "receipts", "receipt_id", receipt_from_api),
+}
+
+
 def order_total(order: dict) -> Decimal:
     """The order's gross total: products (price × quantity) plus delivery."""
     total = Decimal("0")
@@ -137,13 +145,10 @@ class OrderBook:
         )
         if not oldest:
             return
-        for kind, method, key, id_key in (
-            ("invoice", "getInvoices", "invoices", "invoice_id"),
-            ("receipt", "getReceipts", "receipts", "receipt_id"),
-        ):
+        for kind in LISTINGS:
             orders = {oid for oid, kinds in wanted.items() if kind in kinds and self._orders.get(oid)}
             if len(orders) >= 3:
-                self._prefetch_documents(kind, method, key, id_key, orders, oldest, budget)
+                self._prefetch_documents(kind, orders, oldest, budget)
 
     def _prefetch_orders(self, order_ids: list[int], budget: int) -> None:
         wanted = set(order_ids)
@@ -160,11 +165,11 @@ class OrderBook:
                 return
             next_id = max(ids) + 1
 
-    def _prefetch_documents(self, kind, method, key, id_key, orders: set[int], oldest: int, budget: int) -> None:
+    def _prefetch_documents(self, kind: str, orders: set[int], oldest: int, budget: int) -> None:
         # An order's documents are issued after the order was added; a day's margin covers
         # clock differences. Only a listing that reached its end is complete for every order.
+        method, key, id_key, convert = LISTINGS[kind]
         found: dict[int, list[BLDocument]] = {oid: [] for oid in orders}
-        convert = invoice_from_api if kind == "invoice" else receipt_from_api
         params = {"date_from": oldest - 86400}
         for _ in range(budget):
             page = self.client.call(method, **params).get(key) or []
@@ -178,6 +183,26 @@ class OrderBook:
                 return
             params["id_from"] = max(_int(raw.get(id_key)) for raw in page) + 1
         log.debug("%s listing longer than the budget; falling back to per-order lookups", method)
+
+    def numbers(self, kind: str, ids: list[int]) -> dict[int, str]:
+        """BaseLinker's own numbers of documents ``ids`` (sorted ascending): one call for a single
+        document, else list pages of 100 from the smallest id."""
+        method, key, id_key, convert = LISTINGS[kind]
+        if len(ids) == 1:
+            if kind == "invoice":
+                rows = self.client.call("getInvoices", invoice_id=ids[0]).get("invoices") or []
+            else:
+                rows = [self.client.call("getReceipt", receipt_id=ids[0])]  # answers at top level
+        else:
+            rows, next_id = [], ids[0]
+            while next_id <= ids[-1]:
+                page = self.client.call(method, id_from=next_id).get(key) or []
+                rows += page
+                if len(page) < 100:
+                    break
+                next_id = max(_int(raw.get(id_key)) for raw in page) + 1
+        wanted = set(ids)
+        return {doc.id: doc.number for doc in map(convert, rows) if doc.id in wanted}
 
     def remember_documents(self, kind: str, order_id: int, docs: list[BLDocument]) -> None:
         self._docs[(kind, order_id)] = docs

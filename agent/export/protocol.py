@@ -43,8 +43,9 @@ from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# BaseLinker's limits for the external number; both are below the order fields' 50 characters,
+# so a number that passes here always fits the number field too.
 MAX_EXTERNAL_NUMBER = {"FS": 30, "PA": 20}
-MAX_EXTRA_FIELD = 50
 KIND = {"FS": "invoice", "PA": "receipt"}
 KIND_PL = {"FS": "faktura", "PA": "paragon"}
 
@@ -175,9 +176,6 @@ class DocumentExporter:
                 f"numer {doc.number!r} ma {len(doc.number)} znaków, a BaseLinker przyjmuje najwyżej {limit} "
                 f"dla pola numeru ({kind_pl})"
             )
-        field = self.settings.baselinker.number_field
-        if field != "none" and len(doc.number) > MAX_EXTRA_FIELD:
-            raise DocumentFailure(f"numer {doc.number!r} nie zmieści się w polu zamówienia (najwyżej {MAX_EXTRA_FIELD} znaków)")
         if not doc.has_pdf:
             raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
         pdf = self.repo.read_pdf(doc)

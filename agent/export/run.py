@@ -21,7 +21,8 @@ from agent.baselinker.ratelimit import shared_limiter
 from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export import events as ev
 from agent.export.journal import Journal
-from agent.export.protocol import DocumentExporter, Outcome
+from agent.export.orders import OrderBook
+from agent.export.protocol import KIND, DocumentExporter, Outcome
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
 
@@ -91,42 +92,15 @@ def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
     return cls(ref, outcome.reason)
 
 
-# How to read BaseLinker's own number of a document we created: (one-document call, its id
-# parameter, list call, list key, id field, number field).
-_NUMBER_LOOKUP = {
-    "FS": ("getInvoices", "invoice_id", "getInvoices", "invoices", "invoice_id", "number"),
-    "PA": ("getReceipt", "receipt_id", "getReceipts", "receipts", "receipt_id", "receipt_full_nr"),
-}
-
-
-def _read_numbers(client, doc_type: str, ids: list[int]) -> dict[int, str]:
-    """BaseLinker numbers of ``ids`` (sorted): one call for one document, else list pages of 100."""
-    one, one_param, method, key, id_field, number_field = _NUMBER_LOOKUP[doc_type]
-    if len(ids) == 1:
-        answer = client.call(one, **{one_param: ids[0]})
-        rows = answer.get(key) if key in answer else [answer]  # getReceipt answers at top level
-    else:
-        rows, next_id = [], ids[0]
-        while next_id <= ids[-1]:
-            page = client.call(method, id_from=next_id).get(key) or []
-            rows += page
-            if len(page) < 100:
-                break
-            next_id = max(int(raw[id_field]) for raw in page) + 1
-    wanted = set(ids)
-    return {int(raw[id_field]): str(raw.get(number_field) or "") for raw in rows or []
-            if int(raw.get(id_field) or 0) in wanted}
-
-
-def _fill_numbers(client, results: list[DocumentResult]) -> None:
+def _fill_numbers(orders: OrderBook, results: list[DocumentResult]) -> None:
     """Read BaseLinker's own numbers of the documents this run created (one list call per 100)."""
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
     numbers: dict[tuple[str, int], str] = {}
     try:
-        for doc_type in _NUMBER_LOOKUP:
+        for doc_type, kind in KIND.items():
             ids = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == doc_type)
             if ids:
-                numbers.update({(doc_type, i): n for i, n in _read_numbers(client, doc_type, ids).items()})
+                numbers.update({(doc_type, i): n for i, n in orders.numbers(kind, ids).items()})
     except BaseLinkerError as exc:  # a number for the report is not worth failing anything over
         log.info("could not read BaseLinker numbers after the run: %s", exc)
     for r in missing:
@@ -221,7 +195,7 @@ def run_export(
             exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run)
             summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
             if not dry_run and not summary.aborted:
-                _fill_numbers(client, summary.results)
+                _fill_numbers(exporter.orders, summary.results)
             for result in summary.results:
                 if result.outcome.result == "sent":
                     bus.publish(_event_for(result.ref, result.outcome, dry_run))
