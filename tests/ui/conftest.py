@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import tkinter
 from pathlib import Path
 
 import pytest
 
+from tests.support import xdisplay
 from tests.support.xserver import XSession, missing_tools
 
 
@@ -49,3 +51,27 @@ def tray_export_env(company_db, private_tmp):
             yield env
         finally:
             env.close()
+
+
+@pytest.fixture
+def display(monkeypatch):
+    """DISPLAY of the Xvfb shared by the in-process Tk tests (see tests/support/xdisplay.py)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the X server tests run on Linux")
+    if xdisplay.missing():
+        pytest.skip(f"missing tools: {', '.join(xdisplay.missing())}")
+    name = xdisplay.shared_display()
+    monkeypatch.setenv("DISPLAY", name)
+    return name
+
+
+@pytest.fixture
+def root(display):
+    """A withdrawn Tk root on that display, for the settings dialog and history window."""
+    tk_root = tkinter.Tk()
+    tk_root.withdraw()
+    yield tk_root
+    try:
+        tk_root.destroy()
+    except tkinter.TclError:
+        pass

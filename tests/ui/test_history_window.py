@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import time
-import tkinter
 
 import pytest
 
@@ -17,22 +15,6 @@ pytestmark = [pytest.mark.ui]
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 DB = "localhost:C:/RAKS/Data/F00001.fdb"
-
-
-@pytest.fixture
-def root(monkeypatch):
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the X server tests run on Linux")
-    if xdisplay.missing():
-        pytest.skip(f"missing tools: {', '.join(xdisplay.missing())}")
-    monkeypatch.setenv("DISPLAY", xdisplay.shared_display())
-    tk_root = tkinter.Tk()
-    tk_root.withdraw()
-    yield tk_root
-    try:
-        tk_root.destroy()
-    except tkinter.TclError:
-        pass
 
 
 @pytest.fixture

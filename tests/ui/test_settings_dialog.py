@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import tkinter
 
 import keyring
 import pytest
@@ -28,18 +27,6 @@ USER_COMMENT = "# ustawione przez serwisanta 2026-11-27\n"
 
 
 @pytest.fixture
-def display(monkeypatch):
-    """DISPLAY of the Xvfb shared by the in-process Tk tests (see tests/support/xdisplay.py)."""
-    if not sys.platform.startswith("linux"):
-        pytest.skip("the X server tests run on Linux")
-    if xdisplay.missing():
-        pytest.skip(f"missing tools: {', '.join(xdisplay.missing())}")
-    name = xdisplay.shared_display()
-    monkeypatch.setenv("DISPLAY", name)
-    return name
-
-
-@pytest.fixture
 def file_keyring(tmp_path, monkeypatch):
     monkeypatch.delenv("RAKSBL_BASELINKER_TOKEN", raising=False)
     monkeypatch.delenv("RAKSBL_RAKS_PASSWORD", raising=False)
@@ -47,17 +34,6 @@ def file_keyring(tmp_path, monkeypatch):
     backend, previous = install_file_keyring(tmp_path)
     yield backend
     keyring.set_keyring(previous)
-
-
-@pytest.fixture
-def root(display):
-    tk_root = tkinter.Tk()
-    tk_root.withdraw()
-    yield tk_root
-    try:
-        tk_root.destroy()
-    except tkinter.TclError:
-        pass
 
 
 def pump(root, until, timeout: float = 30.0, what: str = "the dialog"):
