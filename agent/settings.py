@@ -29,6 +29,7 @@ DOCUMENT_TYPES = ("FS", "PA")
 NOTIFICATION_MODES = ("all", "errors", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MIN_INTERVAL_SECONDS = 10
+PDF_SOURCES = ("database", "folder")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,11 @@ class RaksSettings:
     document_types: tuple[str, ...] = ("FS", "PA")
     not_before: dt.date | None = None
     order_id_pattern: str = r"\d+"
+    # Where the printouts are (agent/raks/pdf_source.py): "database" = the profile's statements
+    # (a blob, or a PDF_PATH column); "folder" = files in pdf_folder named by pdf_file_pattern.
+    pdf_source: str = "database"
+    pdf_folder: str = ""
+    pdf_file_pattern: str = "{number}.pdf"
     queries: dict[str, str] = field(default_factory=dict)
 
 
@@ -123,6 +129,9 @@ status_on_error = 0              # 0 = leave the status unchanged on failure
 document_types = ["FS", "PA"]
 not_before = ""                  # "YYYY-MM-DD": ignore documents issued earlier ("" = no cut-over)
 order_id_pattern = '\\d+'         # regex applied to the order reference; first match (or group 1)
+pdf_source = "database"          # database | folder (printouts as files in pdf_folder)
+pdf_folder = ""                  # folder of printouts (also the base of relative PDF_PATH values)
+pdf_file_pattern = "{number}.pdf"  # {number} {type} {id} {year} {month}; may hold subfolders
 
 # [raks.queries]                 # override any statement of the profile (see README)
 
@@ -243,6 +252,7 @@ def _validate(settings: Settings) -> None:
         re.compile(raks.order_id_pattern)
     except re.error as exc:
         raise ConfigError(f"Ustawienie raks.order_id_pattern: niepoprawne wyrażenie ({exc}).", "raks.order_id_pattern")
+    _validate_pdf_source(raks, need)
     need(
         sync.interval_seconds >= MIN_INTERVAL_SECONDS,
         "sync.interval_seconds",
@@ -252,6 +262,16 @@ def _validate(settings: Settings) -> None:
     need(sync.notifications in NOTIFICATION_MODES, "sync.notifications", "dozwolone: all, errors, none.")
     need(log_s.level.upper() in LOG_LEVELS, "log.level", f"dozwolone: {', '.join(LOG_LEVELS)}.")
     need(1 <= log_s.retention_days <= 3650, "log.retention_days", "podaj liczbę dni od 1 do 3650.")
+
+
+def _validate_pdf_source(raks: RaksSettings, need) -> None:
+    from agent.raks.pdf_source import validate_pattern
+
+    need(raks.pdf_source in PDF_SOURCES, "raks.pdf_source", f"dozwolone: {', '.join(PDF_SOURCES)}.")
+    if raks.pdf_source == "folder":
+        need(bool(raks.pdf_folder.strip()), "raks.pdf_folder", "podaj folder z wydrukami PDF (pdf_source = \"folder\").")
+        problem = validate_pattern(raks.pdf_file_pattern)
+        need(problem is None, "raks.pdf_file_pattern", problem or "")
 
 
 def parse_settings(text: str, path: Path | None = None) -> Settings:

@@ -38,6 +38,7 @@ from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
 from agent.export.journal import Journal, JournalEntry
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.raks.pdf_source import PdfFileProblem, PdfNotReady
 from agent.raks.repository import Document, RowLocked
 from agent.settings import Settings
 
@@ -155,6 +156,9 @@ class DocumentExporter:
         with claim:
             try:
                 return self._export_claimed(doc, entry, claim)
+            except PdfNotReady as exc:
+                # The printout file is still being written: nothing happened yet, next run.
+                return Outcome("deferred", str(exc))
             except DocumentInDoubt as exc:
                 self.journal.mark(entry, "in_doubt", run_id=self.run_id, error=str(exc), retry_allowed=False)
                 return Outcome("in_doubt", str(exc))
@@ -177,8 +181,13 @@ class DocumentExporter:
                 f"dla pola numeru ({kind_pl})"
             )
         if not doc.has_pdf:
+            if doc.pdf_path:
+                raise DocumentFailure(f"brak pliku PDF {doc.pdf_path} — zapisz wydruk dokumentu w tym miejscu")
             raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
-        pdf = self.repo.read_pdf(doc)
+        try:
+            pdf = self.repo.read_pdf(doc)
+        except PdfFileProblem as exc:
+            raise DocumentFailure(str(exc)) from None
         if pdf is None:
             raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
         if len(pdf) == 0:

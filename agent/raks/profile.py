@@ -20,9 +20,14 @@ an installer overrides any of them in the settings file::
     (int), ``NAZWA_PLATNIKA`` (str), ``NIP_PLATNIKA`` (str), ``BRUTTO`` (numeric, gross total in
     the document currency), ``WALUTA`` (currency code such as 'PLN'/'EUR', or the numeric
     ID_WALUTY where 0/NULL means PLN), ``HAS_PDF`` (0/1), ``PDF_SIZE`` (int or NULL).
+    Optional ``PDF_PATH`` (str): the path of the printout file, when RaksSQL stores a path
+    instead of the file (relative paths are under ``raks.pdf_folder``); the agent then checks
+    the file itself. With ``raks.pdf_source = "folder"`` ``HAS_PDF``/``PDF_SIZE`` are not needed
+    (the agent looks for ``pdf_folder``/``pdf_file_pattern``).
     Must return documents **with and without** a PDF (the agent reports "brak PDF").
-``document_pdf`` — params: ``doc_type``, ``raks_id``. Output: ``PLIK`` (binary blob); no row or
-    NULL means "no PDF".
+``document_pdf`` — params: ``doc_type``, ``raks_id``. Output: ``PLIK`` (binary blob) or
+    ``PDF_PATH`` (path of the printout file); no row or NULL means "no PDF". Not used with
+    ``raks.pdf_source = "folder"``.
 ``lock_document`` — params: ``doc_type``, ``raks_id``. Output: ``ID_STATUSU``. Must end with
     ``WITH LOCK``: the row lock is what keeps two agents from exporting one document at once.
 ``set_status`` — params: ``new_status``, ``doc_type``, ``raks_id``, ``expected_status``. A
@@ -128,6 +133,14 @@ SELECT f.ID_STATUSU, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE
 """.strip(),
     }
 )
+
+def required_outputs(name: str, *, pdf_from_folder: bool = False) -> tuple[str, ...]:
+    """The output columns a statement must return (PDF columns are not needed from a folder)."""
+    outputs = SPECS[name].outputs
+    if name == PENDING_DOCUMENTS and pdf_from_folder:
+        outputs = tuple(c for c in outputs if c not in ("HAS_PDF", "PDF_SIZE"))
+    return outputs
+
 
 _WITH_LOCK = re.compile(r"\bWITH\s+LOCK\b", re.IGNORECASE)
 

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import fdb
 
+from agent.raks import pdf_source as _files
 from agent.raks import profile as _profile
 from agent.raks.connection import (
     DatabaseLocation,
@@ -71,6 +72,7 @@ class Document:
     currency: str                 # 'PLN' when ID_WALUTY = 0
     has_pdf: bool
     pdf_size: int | None
+    pdf_path: str | None = None   # the printout file, when PDFs are files (folder / PDF_PATH)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -220,8 +222,11 @@ class RaksRepository:
         """Prepare each statement once (no execution) and check its output columns."""
         conn = self._require()
         tr = conn.trans(default_tpb=_READ_TPB)
+        from_folder = self._pdf_from_folder
         try:
             for name, spec in _profile.SPECS.items():
+                if name == _profile.DOCUMENT_PDF and from_folder:
+                    continue  # the printouts are files named after the document
                 cur = tr.cursor()
                 try:
                     ps = cur.prep(self.profile.sql(name))
@@ -240,7 +245,10 @@ class RaksRepository:
                         key,
                         name,
                     )
-                missing = [c for c in spec.outputs if c not in columns]
+                missing = [c for c in _profile.required_outputs(name, pdf_from_folder=from_folder)
+                           if c not in columns]
+                if name == _profile.DOCUMENT_PDF and "PDF_PATH" in columns:
+                    missing = [c for c in missing if c != "PLIK"]
                 if missing:
                     raise ProfileError(
                         f"Zapytanie {key} nie zwraca kolumn: {', '.join(missing)} (nazwij je przez AS).",
@@ -291,6 +299,10 @@ class RaksRepository:
                     self._end(tr)
             return columns, rows
 
+    @property
+    def _pdf_from_folder(self) -> bool:
+        return getattr(self.settings, "pdf_source", "database") == "folder"
+
     # -- reads -------------------------------------------------------------------------------
 
     def server_version(self) -> str:
@@ -329,6 +341,10 @@ class RaksRepository:
             # instead of "no PDF" (the fix differs: regenerate vs. generate).
             has_pdf = bool(r.get("HAS_PDF"))
             status = r.get("ID_STATUSU")
+            pdf_path = self._pdf_path(r, doc_type)
+            if pdf_path is not None:
+                pdf_size = _files.file_state(pdf_path)
+                has_pdf = pdf_size is not None
             return Document(
                 raks_id=int(r["ID"]),
                 doc_type=_text(r.get("TYP")) or doc_type,
@@ -343,6 +359,7 @@ class RaksRepository:
                 currency=_currency(r.get("WALUTA")),
                 has_pdf=has_pdf,
                 pdf_size=pdf_size if has_pdf else None,
+                pdf_path=str(pdf_path) if pdf_path is not None else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             key = query_key(_profile.PENDING_DOCUMENTS)
@@ -351,11 +368,40 @@ class RaksRepository:
                 _profile.PENDING_DOCUMENTS,
             ) from None
 
+    def _pdf_path(self, r: dict[str, Any], doc_type: str):
+        """The printout file of a pending_documents row, when PDFs are files; else None."""
+        s = self.settings
+        folder = getattr(s, "pdf_folder", "") or ""
+        if self._pdf_from_folder:
+            name = _files.pdf_file_name(
+                getattr(s, "pdf_file_pattern", _files.DEFAULT_PATTERN) or _files.DEFAULT_PATTERN,
+                number=_text(r.get("NUMER")), doc_type=_text(r.get("TYP")) or doc_type,
+                raks_id=int(r["ID"]), issue_date=_date(r.get("DATA_WYSTAWIENIA")),
+            )
+            return _files.resolve(folder, name)
+        if "PDF_PATH" in r:
+            text = _text(r.get("PDF_PATH"))
+            return _files.resolve(folder, text) if text else None
+        return None
+
     def read_pdf(self, doc: Document) -> bytes | None:
-        """The document's PDF as bytes (b"" when the stored file is empty), None when it has none."""
+        """The document's PDF as bytes (b"" when the stored file is empty), None when it has none.
+
+        A printout kept as a file raises :class:`~agent.raks.pdf_source.PdfFileProblem` (missing,
+        not a PDF) or :class:`~agent.raks.pdf_source.PdfNotReady` (still being written).
+        """
+        if doc.pdf_path:
+            return _files.read_pdf_file(_files.resolve("", doc.pdf_path))
+        if self._pdf_from_folder:
+            return None
         columns, rows = self._query(_profile.DOCUMENT_PDF, (doc.doc_type, doc.raks_id))
         if not rows:
             return None
+        if "PLIK" not in columns and "PDF_PATH" in columns:
+            text = _text(rows[0][columns.index("PDF_PATH")])
+            if not text:
+                return None
+            return _files.read_pdf_file(_files.resolve(getattr(self.settings, "pdf_folder", "") or "", text))
         value = rows[0][columns.index("PLIK")] if "PLIK" in columns else rows[0][0]
         rows.clear()
         if value is None:
