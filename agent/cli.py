@@ -252,24 +252,57 @@ def cmd_skip(args) -> int:
 
 
 def cmd_inspect_db(args) -> int:
-    from agent.raks.inspect import PURPOSE_LABELS, group_by_purpose
-    from agent.raks.repository import RaksRepository
+    from agent.raks import propose as _propose
+    from agent.raks.connection import open_connection
+    from agent.raks.inspect import PURPOSE_LABELS, group_by_purpose, inspect_database
+    from agent.settings import update_settings
 
     settings = _load(args)
     _setup_logging(settings)
     password = secrets.get_secret(secrets.RAKS_PASSWORD)
-    with RaksRepository(settings.raks, password) as repo:
-        candidates = repo.inspect()
-    if not candidates:
-        _out("Nie znaleziono kandydatów.")
+    s = settings.raks
+    # Not through RaksRepository: it checks the current profile first, and adapting a profile
+    # that does not fit this database is exactly what this command is for.
+    conn, _ = open_connection(s.database, s.user, password, charset=s.charset or "WIN1250",
+                              client_library=s.client_library or "")
+    try:
+        if not (args.propose or args.write):
+            candidates = inspect_database(conn)
+        else:
+            try:
+                prop = _propose.propose(conn, s, folder=args.pdf_folder or "", status=args.status or "",
+                                        pdf=args.pdf or "", order=args.order_id or "")
+            except _propose.ProposalError as exc:
+                _err(str(exc))
+                return 2
+    finally:
+        conn.close()
+    if not (args.propose or args.write):
+        if not candidates:
+            _out("Nie znaleziono kandydatów.")
+            return 0
+        for purpose, group in group_by_purpose(candidates).items():
+            if not group:
+                continue
+            _out(f"\n[{PURPOSE_LABELS.get(purpose, purpose)}]")
+            for c in group:
+                _out(f"  {c.label:<50} {c.type}".rstrip())
+        _out("\nPropozycja całego profilu: raksbl inspect-db --propose")
         return 0
-    for purpose, group in group_by_purpose(candidates).items():
-        if not group:
-            continue
-        _out(f"\n[{PURPOSE_LABELS.get(purpose, purpose)}]")
-        for c in group:
-            _out(f"  {c.label:<50} {c.type}".rstrip())
-    return 0
+    changes = _propose.build_changes(prop, s)
+    _out(_propose.render(prop, changes))
+    if not args.write:
+        return 0
+    if prop.ambiguous:
+        _err("Nie zapisano: baza ma więcej niż jedną prawdopodobną kolumnę statusu — wskaż ją opcją --status.")
+        return 1
+    if prop.chosen("status") is None:
+        _err("Nie zapisano: nie znaleziono statusu dokumentów (zob. UWAGA powyżej).")
+        return 1
+    label = f"raksbl inspect-db --propose {time.strftime('%Y-%m-%d %H:%M')}"
+    update_settings(settings.path, changes, keep_replaced=label)
+    _out(f"\nZapisano w {settings.path} (poprzednie wartości zostały tam jako komentarze).\n")
+    return cmd_doctor(args)
 
 
 def cmd_init(args) -> int:
@@ -361,7 +394,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--yes", action="store_true", help="potwierdź ponowienie dokumentu wymagającego sprawdzenia")
     p = add("skip", cmd_skip, "nigdy nie wysyłaj dokumentu z dziennika")
     p.add_argument("id", type=int)
-    add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
+    p = add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
+    p.add_argument("--propose", action="store_true", help="zaproponuj cały profil (z uzasadnieniem), tylko odczyt")
+    p.add_argument("--write", action="store_true", help="zapisz propozycję w pliku ustawień i sprawdź ją jak doctor")
+    p.add_argument("--pdf-folder", help="folder, do którego RaksSQL zapisuje wydruki PDF")
+    p.add_argument("--status", help="kolumna statusu, gdy propozycja jest niejednoznaczna (np. GM_FS.ID_STATUSU)")
+    p.add_argument("--pdf", help="wybierz inne źródło PDF spośród kandydatów (etykieta z propozycji)")
+    p.add_argument("--order-id", help="wybierz inną kolumnę numeru zamówienia (np. GM_FS.SYGNATURA)")
     add("init", cmd_init, "utwórz plik ustawień z szablonu")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
     p.add_argument("action", choices=["set", "delete"])

@@ -340,11 +340,18 @@ def _to_toml_value(value: Any) -> Any:
     return value
 
 
-def update_settings(path: Path, changes: dict[str, Any]) -> Settings:
+def _plain(item: Any) -> Any:
+    value = item.unwrap() if hasattr(item, "unwrap") else item
+    return value.rstrip("\n") if isinstance(value, str) else value
+
+
+def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str = "") -> Settings:
     """Set ``changes`` (``{"sync.auto": True, "raks.queries.pending_documents": "..."}``) in the file.
 
     The result is validated before anything is written; the user's comments and other keys stay.
-    Returns the new settings.
+    A value of None removes the key. With ``keep_replaced`` (a label such as "inspect-db
+    --propose 2026-12-01"), every value that changes is kept as a comment at the end of its
+    table, so the user can go back. Returns the new settings.
     """
     import tomlkit
 
@@ -354,6 +361,7 @@ def update_settings(path: Path, changes: dict[str, Any]) -> Settings:
         doc = tomlkit.parse(text)
     except Exception as exc:
         raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
+    replaced: dict[int, tuple[Any, list[str]]] = {}
     for dotted, value in changes.items():
         parts = dotted.split(".")
         table = doc
@@ -361,7 +369,24 @@ def update_settings(path: Path, changes: dict[str, Any]) -> Settings:
             if part not in table:
                 table[part] = tomlkit.table()
             table = table[part]
-        table[parts[-1]] = _to_toml_value(value)
+        old = table.get(parts[-1])
+        new = _to_toml_value(value) if value is not None else None
+        if keep_replaced and old is not None and _plain(old) != (new.rstrip("\n") if isinstance(new, str) else new):
+            old_text = tomlkit.dumps({parts[-1]: old}).rstrip("\n")
+            replaced.setdefault(id(table), (table, []))[1].extend(old_text.splitlines())
+        if value is None:
+            if parts[-1] in table:
+                del table[parts[-1]]
+        elif isinstance(new, str) and "\n" in new:
+            table[parts[-1]] = tomlkit.string(new if new.endswith("\n") else new + "\n", multiline=True,
+                                              literal="'''" not in new)
+        else:
+            table[parts[-1]] = new
+    for table, old_lines in replaced.values():
+        table.add(tomlkit.comment(f"{keep_replaced} — poprzednie wartości:"))
+        for line in old_lines:
+            table.add(tomlkit.comment("  " + line))
+        table.add(tomlkit.nl())
     new_text = tomlkit.dumps(doc)
     settings = parse_settings(new_text, path)  # never write something that would not load
     _atomic_write(path, new_text)
