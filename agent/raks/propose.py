@@ -218,6 +218,28 @@ class ProposalError(Exception):
     """The database does not look like RaksSQL (or a requested choice does not exist)."""
 
 
+def _few(n: int) -> bool:
+    return 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14
+
+
+def _verb(n: int, singular: str, plural: str) -> str:
+    """Verb agreeing with "n z …": 1 ma, 2 mają, 5 ma (Polish numerals from 5 take the singular)."""
+    return plural if _few(n) else singular
+
+
+def _of(n: int, one: str, many: str) -> str:
+    """Genitive after "z": z 1 dokumentu, z 2 dokumentów."""
+    return one if n == 1 else many
+
+
+def _docs(n: int) -> str:
+    return f"{n} {_of(n, 'dokumentu', 'dokumentów')}"
+
+
+def _count_pl(n: int, one: str, few: str, many: str) -> str:
+    return f"{n} {one if n == 1 else few if _few(n) else many}"
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "0 %"
 
@@ -243,7 +265,8 @@ def _link_column(schema: Schema, r: _Reader, table: str) -> tuple[str, str | Non
     if total and found == 0:
         return None
     typ = next((c.name for c in cols if c.name in _TYPE_NAMES and c.is_text), None)
-    ev = f"{table}.{link} → GM_FS.ID ({how}; {found} z {total} wierszy wskazuje istniejący dokument)"
+    ev = (f"{table}.{link} → GM_FS.ID ({how}; {found} z {total} {_of(total, 'wiersza', 'wierszy')} "
+          f"{_verb(found, 'wskazuje', 'wskazują')} istniejący dokument)")
     return link, typ, ev
 
 
@@ -283,7 +306,7 @@ def _status_candidate(schema, r, dictionaries, table, col: Column, link=None) ->
     values = {int(v) for (v,) in r.rows(f"SELECT DISTINCT {q(col.name)} FROM {src} WHERE {q(col.name)} IS NOT NULL")}
     score = 0.0
     ev = [f"{col.label}: {col.type_name}, {distinct} "
-          f"{'różna wartość' if distinct == 1 else 'różne wartości' if 2 <= distinct % 100 <= 4 and not 12 <= distinct % 100 <= 14 else 'różnych wartości'}, "
+          f"{_count_pl(distinct, 'różna wartość', 'różne wartości', 'różnych wartości').split(' ', 1)[1]}, "
           f"{_pct(nonnull, total)} niepustych"]
     if "STATUS" in col.name or "STAN" in col.name:
         score += 3
@@ -298,7 +321,7 @@ def _status_candidate(schema, r, dictionaries, table, col: Column, link=None) ->
     if best is not None:
         _, d_table, d_id, d_name, d_values = best
         score += 2 + (1 if "STATUS" in d_table else 0) + (2 if fk == (d_table, d_id) else 0)
-        ev.append(f"wszystkie wartości są w {d_table}.{d_id} (słownik: {len(d_values)} pozycji"
+        ev.append(f"wszystkie wartości są w {d_table}.{d_id} (słownik: {_count_pl(len(d_values), 'pozycja', 'pozycje', 'pozycji')}"
                   + (", klucz obcy" if fk == (d_table, d_id) else "") + ")")
     elif fk is not None:
         score += 1
@@ -380,7 +403,7 @@ def _pdf_choices(schema: Schema, r: _Reader, documents: int, folder: str, docs_s
             n, pdf = _pdf_count(r, f"SELECT FIRST 20 {q(col.name)} FROM {q(table)} WHERE {q(col.name)} IS NOT NULL")
             score = covered + (documents if pdf else 0) * 0.1
             ev = [f"{col.label}: {col.type_name} w tabeli kluczowanej dokumentem; {link_ev}",
-                  f"{covered} z {documents} dokumentów ma tu plik; {pdf} z {n} sprawdzonych to PDF"]
+                  f"{covered} z {_docs(documents)} {_verb(covered, 'ma', 'mają')} tu plik; {pdf} z {n} sprawdzonych to PDF"]
             out.append(Choice("blob_table", col.label, score if pdf or not n else 0, ev,
                               {"table": table, "column": col.name, "link": link_col, "type_column": type_col}))
     for col in schema.columns[DOC_TABLE]:
@@ -388,7 +411,7 @@ def _pdf_choices(schema: Schema, r: _Reader, documents: int, folder: str, docs_s
             covered = int(r.value(f"SELECT COUNT({q(col.name)}) FROM {DOC_TABLE}") or 0)
             n, pdf = _pdf_count(r, f"SELECT FIRST 20 {q(col.name)} FROM {DOC_TABLE} WHERE {q(col.name)} IS NOT NULL")
             ev = [f"{col.label}: {col.type_name} w tabeli dokumentów",
-                  f"{covered} z {documents} dokumentów ma tu plik; {pdf} z {n} sprawdzonych to PDF"]
+                  f"{covered} z {_docs(documents)} {_verb(covered, 'ma', 'mają')} tu plik; {pdf} z {n} sprawdzonych to PDF"]
             out.append(Choice("blob_column", col.label, covered if pdf or not n else 0, ev,
                               {"table": DOC_TABLE, "column": col.name}))
         elif col.is_text and (col.length or 0) >= 12 and col.name not in _KNOWN_OTHER:
@@ -400,7 +423,7 @@ def _pdf_choices(schema: Schema, r: _Reader, documents: int, folder: str, docs_s
                 continue
             here = sum(1 for v in pdfs[:200] if _files.file_state(_files.resolve(folder, v)) is not None)
             ev = [f"{col.label}: {col.type_name}; {len(pdfs)} z {len(values)} wartości to ścieżki plików .pdf",
-                  f"na tym komputerze istnieje {here} z {min(len(pdfs), 200)} sprawdzonych plików"
+                  f"na tym komputerze {_verb(here, 'istnieje', 'istnieją')} {here} z {min(len(pdfs), 200)} sprawdzonych plików"
                   + (f" (ścieżki względne liczone od {folder})" if folder else "")]
             out.append(Choice("path_column", col.label, len(pdfs) * (1.0 if here else 0.9), ev,
                               {"table": DOC_TABLE, "column": col.name}))
@@ -441,18 +464,20 @@ def _order_choices(schema: Schema, r: _Reader, pending_where: str, pending_param
         pending_ok = sum(1 for v in pending_rows if v is not None and len(_ORDER_ID_RUN.findall(str(v))) == 1)
         share = looks / len(texts)
         score = share * 10 + (2 if named else 0) + (1 if own else 0)
-        ev = [f"{col.label}: {col.type_name}; {looks} z {len(texts)} niepustych wartości wygląda na numer "
+        ev = [f"{col.label}: {col.type_name}; {looks} z {len(texts)} niepustych wartości {_verb(looks, 'wygląda', 'wyglądają')} na numer "
               f"zamówienia BaseLinker (6–12 cyfr)",
-              f"{pending_ok} z {pending} dokumentów do wysłania dostaje numer zamówienia"]
+              f"{pending_ok} z {_docs(pending)} do wysłania {_verb(pending_ok, 'dostaje', 'dostają')} numer zamówienia"]
         if own:
             ev.append("kolumna przeznaczona na sam numer")
+        one_run = all(len(re.findall(r"\d+", t)) == 1 for t in texts)
         out.append(Choice("column", col.label, score, ev, {"column": col.name, "own": own, "integer": col.ftype in (8, 16),
+                                                          "one_run": one_run,
                                                           "pending_ok": pending_ok}))
     out.sort(key=lambda c: -c.score)
     return out, pending
 
 
-_TO_SEND = re.compile(r"^\s*(do\s+wys[lł]|do\s+bl\b|do\s+baselinker|do\s+eksport|oczekuj)", re.IGNORECASE)
+_TO_SEND = re.compile(r"^\s*(do\s+wys[lły]|do\s+bl\b|do\s+baselinker|do\s+eksport|oczekuj)", re.IGNORECASE)
 _SENT = re.compile(r"wys[lł]an(y|o|e|a)?\b|wyeksportowan|w\s+baselinker", re.IGNORECASE)
 _ERROR = re.compile(r"b[lł][aą]d", re.IGNORECASE)
 
@@ -561,7 +586,8 @@ def _correction_link(schema: Schema, r: _Reader) -> str:
         return "GM_KS: nie znaleziono kolumny wskazującej fakturę"
     total = _count(r, CORRECTION_TABLE)
     found = int(r.value(f"SELECT COUNT(*) FROM {CORRECTION_TABLE} k JOIN {DOC_TABLE} f ON f.{DOC_KEY} = k.{q(link)}") or 0)
-    return f"GM_KS.{link} → GM_FS.ID ({how}; {found} z {total} korekt wskazuje istniejącą fakturę)"
+    return (f"GM_KS.{link} → GM_FS.ID ({how}; {found} z {total} {_of(total, 'korekty', 'korekt')} "
+            f"{_verb(found, 'wskazuje', 'wskazują')} istniejącą fakturę)")
 
 
 # -- from choices to settings ---------------------------------------------------------------------
@@ -585,7 +611,9 @@ def build_changes(prop: Proposal, current) -> dict[str, Any]:
         if order.data["integer"]:
             order_ref, pattern = f"CAST(f.{q(c)} AS VARCHAR(20))", r"\d+"
         else:
-            order_ref, pattern = f"f.{q(c)}", r"(?<!\d)\d{6,12}(?!\d)" if not order.data["own"] else r"\d+"
+            order_ref = f"f.{q(c)}"
+            # Free text with other digits too ("WZ 12/2026 BL 12345678"): take the long run only.
+            pattern = r"\d+" if order.data["one_run"] else r"(?<!\d)\d{6,12}(?!\d)"
     changes["raks.order_id_pattern"] = pattern
     pdf_join, has_pdf, pdf_size, pdf_extra, document_pdf = _pdf_sql(pdf)
     if pdf is not None and pdf.kind == "folder":
@@ -599,7 +627,7 @@ SELECT f.ID,
        f.NUMER,
        f.DATA_WYSTAWIENIA,
        {order_ref} AS ORDER_REF,
-       {status_sql['value']} AS ID_STATUSU,
+       {_as(status_sql['value'], 'ID_STATUSU')},
        COALESCE(NULLIF(TRIM(f.NAZWA_PELNA_PLATNIKA), ''), f.NAZWA_SKROCONA_PLATNIKA) AS NAZWA_PLATNIKA,
        f.NIP_PLATNIKA,
        COALESCE(f.WAL_WARTOSC_BRUTTO, f.PLN_WARTOSC_BRUTTO) AS BRUTTO,
@@ -630,6 +658,11 @@ SELECT f.ID,
     return changes
 
 
+def _as(expr: str, name: str) -> str:
+    """``expr AS name``, or just ``expr`` when it already is a column of that name."""
+    return expr if expr.split(".")[-1] == name else f"{expr} AS {name}"
+
+
 def _norm(sql: str) -> str:
     return " ".join(sql.split())
 
@@ -645,7 +678,8 @@ def _status_sql(st: Choice | None) -> dict[str, str]:
     dictionary = d["dictionary"]
     if dictionary:
         d_table, d_id, d_name = dictionary
-        statuses = f"SELECT s.{q(d_id)} AS ID, s.{q(d_name)} AS NAZWA FROM {q(d_table)} s ORDER BY s.{q(d_id)}"
+        statuses = (f"SELECT {_as('s.' + q(d_id), 'ID')}, {_as('s.' + q(d_name), 'NAZWA')} FROM {q(d_table)} s "
+                    f"ORDER BY s.{q(d_id)}")
     else:
         src = DOC_TABLE if st.kind == "column" else q(d["table"])
         statuses = (f"SELECT DISTINCT s.{col} AS ID, 'Status ' || s.{col} AS NAZWA FROM {src} s "
@@ -654,10 +688,10 @@ def _status_sql(st: Choice | None) -> dict[str, str]:
         return {
             "value": f"f.{col}",
             "join": "",
-            "lock": f"SELECT f.{col} AS ID_STATUSU\n  FROM GM_FS f\n WHERE f.TYP_DOK_MAGAZYNOWEGO = ? AND f.ID = ?\n  WITH LOCK",
+            "lock": f"SELECT {_as('f.' + col, 'ID_STATUSU')}\n  FROM GM_FS f\n WHERE f.TYP_DOK_MAGAZYNOWEGO = ? AND f.ID = ?\n  WITH LOCK",
             "set": f"UPDATE GM_FS\n   SET {col} = ?\n WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?\n   AND {col} IS NOT DISTINCT FROM ?",
             "statuses": statuses,
-            "counts": f"SELECT f.{col} AS ID_STATUSU, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE\n  FROM GM_FS f\n"
+            "counts": f"SELECT {_as('f.' + col, 'ID_STATUSU')}, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE\n  FROM GM_FS f\n"
                       f" GROUP BY f.{col}, f.TYP_DOK_MAGAZYNOWEGO",
         }
     table, link, typ = q(d["table"]), q(d["link"]), d["type_column"]
@@ -667,10 +701,10 @@ def _status_sql(st: Choice | None) -> dict[str, str]:
     return {
         "value": f"s.{col}",
         "join": f"\n  JOIN {table} s ON {on}",
-        "lock": f"SELECT {col} AS ID_STATUSU\n  FROM {table}\n WHERE {typ_cond} AND {link} = ?\n  WITH LOCK",
+        "lock": f"SELECT {_as(col, 'ID_STATUSU')}\n  FROM {table}\n WHERE {typ_cond} AND {link} = ?\n  WITH LOCK",
         "set": f"UPDATE {table}\n   SET {col} = ?\n WHERE {typ_cond} AND {link} = ?\n   AND {col} IS NOT DISTINCT FROM ?",
         "statuses": statuses,
-        "counts": f"SELECT s.{col} AS ID_STATUSU, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE\n  FROM GM_FS f\n"
+        "counts": f"SELECT {_as('s.' + col, 'ID_STATUSU')}, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE\n  FROM GM_FS f\n"
                   f"  LEFT JOIN {table} s ON {on}\n GROUP BY s.{col}, f.TYP_DOK_MAGAZYNOWEGO",
     }
 
@@ -684,15 +718,15 @@ def _pdf_sql(pdf: Choice | None) -> tuple[str, str, str, str, str | None]:
     d = pdf.data
     if pdf.kind == "blob_table":
         table, col, link, typ = q(d["table"]), q(d["column"]), q(d["link"]), d["type_column"]
-        on = f"p.{link} = f.ID" + (f" AND p.{q(typ)} = f.TYP_DOK_MAGAZYNOWEGO" if typ else "")
+        on = (f"p.{q(typ)} = f.TYP_DOK_MAGAZYNOWEGO AND " if typ else "") + f"p.{link} = f.ID"
         where = (f"p.{q(typ)} = ?" if typ else "CAST(? AS VARCHAR(2)) IS NOT NULL") + f" AND p.{link} = ?"
         return (f"\n  LEFT JOIN {table} p ON {on}", f"CASE WHEN p.{col} IS NULL THEN 0 ELSE 1 END",
                 f"OCTET_LENGTH(p.{col})", "",
-                f"SELECT p.{col} AS PLIK\n  FROM {table} p\n WHERE {where}")
+                f"SELECT {_as('p.' + col, 'PLIK')}\n  FROM {table} p\n WHERE {where}")
     if pdf.kind == "blob_column":
         col = q(d["column"])
         return ("", f"CASE WHEN f.{col} IS NULL THEN 0 ELSE 1 END", f"OCTET_LENGTH(f.{col})", "",
-                f"SELECT f.{col} AS PLIK\n  FROM GM_FS f\n WHERE f.TYP_DOK_MAGAZYNOWEGO = ? AND f.ID = ?")
+                f"SELECT {_as('f.' + col, 'PLIK')}\n  FROM GM_FS f\n WHERE f.TYP_DOK_MAGAZYNOWEGO = ? AND f.ID = ?")
     if pdf.kind == "path_column":
         col = q(d["column"])
         return ("", f"CASE WHEN TRIM(COALESCE(f.{col}, '')) = '' THEN 0 ELSE 1 END", "CAST(NULL AS INTEGER)",

@@ -74,7 +74,7 @@ def test_propose_write_then_send(layout_env):
     # Evidence, not just a verdict: value counts, the dictionary, how many pending documents got an order id.
     assert re.search(r"STAN_BL|STATUS_BL", out) and "wszystkie wartości są w SLOWNIK_STATUSOW_BL.ID" in out
     assert "słownik: 10 „Nowy”, 20 „Do wysłania do BL”" in out
-    assert "4 z 5 dokumentów do wysłania dostaje numer zamówienia" in out, out
+    assert "4 z 5 dokumentów do wysłania dostają numer zamówienia" in out, out
     if db.layout.order == "column":
         assert "odrzucono: GM_FS.SYGNATURA" not in out  # "WZ 3/2026": short digits are no order ids
     assert "Zapisano w" in out and "połączenie: OK, serwer" in out  # then doctor ran
@@ -142,3 +142,17 @@ def test_two_plausible_status_columns_make_the_proposal_ask(layout_env):
     chosen = env.cli("inspect-db", "--propose", "--write", "--pdf-folder", str(db.pdf_dir), "--status", "GM_FS.STAN_BL")
     assert chosen.returncode == 0, chosen.stdout + chosen.stderr
     assert "AND f.STAN_BL = ?" in load_settings(env.settings_path).raks.queries["pending_documents"]
+
+
+def test_the_default_layout_needs_no_statement(export_env):
+    env = export_env
+    env.add_doc("FS")
+    env.add_doc("PA", pdf=None)
+    result = env.cli("inspect-db", "--propose", "--write")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wybrano: GM_FS.ID_STATUSU" in result.stdout and "wybrano: GM_PDF.PLIK" in result.stdout
+    assert "[raks.queries]" not in result.stdout
+    settings = env.settings()
+    assert settings.raks.queries == {} and settings.raks.statuses_to_send == (2,)
+    assert "czeka na wysłanie: 2 (bez PDF: 1)" in result.stdout
+
