@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from agent.errors import RaksblError
 from agent.raks import pdf_source as _files
 from agent.raks import profile as _profile
 
@@ -214,7 +215,7 @@ class Proposal:
         return items[index] if 0 <= index < len(items) else None
 
 
-class ProposalError(Exception):
+class ProposalError(RaksblError):
     """The database does not look like RaksSQL (or a requested choice does not exist)."""
 
 
@@ -456,7 +457,7 @@ def _order_choices(schema: Schema, r: _Reader, pending_where: str, pending_param
         if not texts:
             continue
         looks = sum(1 for t in texts if len(_ORDER_ID_RUN.findall(t)) == 1)
-        if looks == 0:
+        if looks == 0 and col.name != "SYGNATURA":  # SYGNATURA stays offered: it is where tools put it
             continue
         named = "BASELINKER" in col.name or _BL_WORD.search(col.name) or any(w in col.name for w in _ORDER_WORDS)
         own = col.ftype in (8, 16) or all(t.isdigit() for t in texts)
@@ -772,7 +773,7 @@ def render(prop: Proposal, changes: dict[str, Any]) -> str:
         for c in items:
             if c is chosen:
                 continue
-            lines.append(f"  odrzucono: {c.label} (ocena {c.score:.1f} < {chosen.score:.1f})" if chosen else
+            lines.append(f"  odrzucono: {c.label} (ocena {c.score:.1f}, wybrany {chosen.score:.1f})" if chosen else
                          f"  kandydat: {c.label}")
             lines += [f"    - {e}" for e in c.evidence]
         if what == "status" and prop.ambiguous:
@@ -813,3 +814,67 @@ def apply(raks_settings, changes: dict[str, Any]):
             values[parts[1]] = tuple(value) if isinstance(value, list) else value
     values["queries"] = queries
     return dataclasses.replace(raks_settings, **values)
+
+
+# -- for the settings dialog's assistant -----------------------------------------------------------
+def propose_database(raks_settings, password: str, **choices: str) -> Proposal:
+    """Connect (without checking the current profile, which may not fit yet), propose, close."""
+    from agent.raks.connection import open_connection
+
+    conn, _ = open_connection(raks_settings.database, raks_settings.user, password,
+                              charset=raks_settings.charset or "WIN1250",
+                              client_library=raks_settings.client_library or "")
+    try:
+        return propose(conn, raks_settings, **choices)
+    finally:
+        conn.close()
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    doc_type: str
+    number: str
+    order: str            # the order id, or what is wrong
+    pdf: str              # "12,3 KB", or what is wrong
+    ok: bool
+
+
+def _size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    return f"{n / 1024:.1f} KB".replace(".", ",") if n < 1024 * 1024 else f"{n / 1048576:.1f} MB".replace(".", ",")
+
+
+def preview(raks_settings, password: str, limit: int = 10) -> tuple[int, list[PreviewRow]]:
+    """(pending count, the first ``limit`` pending documents as the agent would read them).
+
+    Reads the PDFs too (that is where a wrong source shows); a ProfileError names a statement
+    that does not work with these choices.
+    """
+    from agent.raks.repository import RaksRepository
+
+    rows = []
+    with RaksRepository(raks_settings, password) as repo:
+        docs = repo.pending_documents()
+        for doc in docs[:limit]:
+            if doc.order_id is not None:
+                order = str(doc.order_id)
+            else:
+                order = f"brak — w „{doc.order_ref}” nie ma numeru" if doc.order_ref else "brak — puste pole"
+            ok = doc.order_id is not None
+            if not doc.has_pdf:
+                pdf, ok = (f"brak pliku {doc.pdf_path}" if doc.pdf_path else "brak PDF"), False
+            else:
+                try:
+                    data = repo.read_pdf(doc)
+                except (_files.PdfFileProblem, _files.PdfNotReady) as exc:
+                    pdf, ok = str(exc), False
+                else:
+                    if not data:
+                        pdf, ok = "PDF pusty", False
+                    elif not data.startswith(b"%PDF-"):
+                        pdf, ok = "to nie jest PDF", False
+                    else:
+                        pdf = _size(len(data))
+            rows.append(PreviewRow(doc.doc_type, doc.number, order, pdf, ok))
+    return len(docs), rows

@@ -550,6 +550,40 @@ class SettingsPresenter:
             for field in RAKS_FIELDS:
                 self.view.set_status(field, f"Nie wczytano statusów z RaksSQL: {message}", "error")
 
+    # ------------------------------------------------------------------ "Dopasuj do bazy…"
+
+    def open_fit(self) -> None:
+        """Open the profile assistant for the database typed in the RaksSQL tab (saved or not)."""
+        if self.closed:
+            return
+        values = self.view.get_values()
+        database = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
+        if not database:
+            self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
+            return
+        candidate = dataclasses.replace(
+            self.settings.raks, database=database, user=(values.get("raks.user") or "").strip(),
+            charset=values.get("raks.charset") or "WIN1250",
+            client_library=(values.get("raks.client_library") or "").strip(),
+        )
+        show = getattr(self.view, "show_fit", None)
+        if show is not None:
+            show(candidate, values.get(PASSWORD) or "", self.path, self.adopt_fitted)
+
+    def adopt_fitted(self, settings: Settings) -> None:
+        """The assistant wrote the profile: show its statuses and statements in this dialog too,
+        and treat them as what the file holds (so "Zapisz" here does not undo them)."""
+        if self.closed:
+            return
+        self.settings = settings
+        if self._baseline is not None:
+            self._baseline = settings
+        fresh = form_values(settings)
+        self._offer_raks_choices(fresh, None)  # the new ids must be offered before they can be shown
+        self.view.set_values({k: fresh[k] for k in (*RAKS_FIELDS, QUERIES) if k in fresh})
+        self.view.set_status(TEST_RAKS, "Zapisano profil dopasowany do bazy.", "ok")
+        self.test_raks()
+
     def _next(self, which: str) -> int:
         self._generation[which] += 1
         return self._generation[which]

@@ -319,6 +319,9 @@ class SettingsWindow(Window):
         self.buttons[p.TEST_RAKS] = tb.Button(tab, text="Testuj połączenie", bootstyle="info-outline",
                                               command=lambda: self._do("test_raks"))
         self.buttons[p.TEST_RAKS].grid(row=r, column=1, sticky="w", pady=(8, 0))
+        self.buttons["fit"] = tb.Button(tab, text="Dopasuj do bazy…", bootstyle="primary-outline",
+                                        command=lambda: self._do("open_fit"))
+        self.buttons["fit"].grid(row=r, column=2, sticky="w", padx=(8, 0), pady=(8, 0))
         self._status_label(tab, r + 1, p.TEST_RAKS)
 
     def _build_documents(self) -> None:
@@ -377,6 +380,16 @@ class SettingsWindow(Window):
         folder = tb.Button(logs, text="Otwórz folder logów", bootstyle="secondary-outline",
                            command=lambda: self._do("open_log_folder"))
         self._row(logs, 0, "Poziom logowania", "log.level", self._combo(logs, width=12), extra=folder)
+
+    def show_fit(self, raks_settings: Any, password: str, config_path: Any, on_saved: Any) -> None:
+        """Open the "Dopasuj do bazy" assistant (one at a time) over this dialog."""
+        from ui.settings.fit_view import open_fit_window
+
+        current = getattr(self, "fit_window", None)
+        if current is not None and current.exists():
+            current.raise_()
+            return
+        self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved)
 
     def _pick_database(self) -> None:
         path = filedialog.askopenfilename(parent=self.top, title="Baza firmy RaksSQL",
