@@ -412,6 +412,8 @@ class DocumentExporter:
                 None, None, None, 0, False, 0.0, 0.0, None,
             )
             target = self._find_target(doc, entry, self.orders.documents(KIND[doc.doc_type], doc.order_id))
+        except PdfNotReady as exc:
+            return Outcome("deferred", str(exc))
         except DocumentInDoubt as exc:
             return Outcome("in_doubt", str(exc))
         except (DocumentFailure, ApiRefusal) as exc:

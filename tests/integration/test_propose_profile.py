@@ -118,6 +118,8 @@ def test_folder_file_written_later_is_sent_on_the_next_run(layout_env):
 
     whole = make_pdf("FS 8/11/2026/MAG")
     db.pdf_file("FS 8/11/2026/MAG").write_bytes(whole[: len(whole) // 2])  # the printer is still writing
+    preview = env.cli("send", "--dry-run")
+    assert preview.returncode == 1 and "niekompletny" in preview.stdout and "odłożono: 1" in preview.stdout, preview.stderr
     first = env.cli("send")
     assert "niekompletny" in first.stdout and db.status(half) == TO_SEND and env.invoices(order) == []
     db.pdf_file("FS 8/11/2026/MAG").write_bytes(whole)
