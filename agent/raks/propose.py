@@ -605,6 +605,10 @@ def build_changes(prop: Proposal, current) -> dict[str, Any]:
             changes["raks.statuses_to_send"] = [roles["to_send"]]
         if "after_send" in roles:
             changes["raks.status_after_send"] = roles["after_send"]
+        on_error = getattr(current, "status_on_error", 0)
+        if on_error and on_error not in st.data["names"]:
+            # The old error status does not exist in this dictionary: never write a foreign id.
+            changes["raks.status_on_error"] = roles.get("on_error", 0)
     status_sql = _status_sql(st)
     order_ref, pattern = "f.SYGNATURA", r"\d+"
     if order is not None:

@@ -128,11 +128,3 @@ def test_a_file_growing_while_read_is_not_ready(tmp_path, monkeypatch):
     with pytest.raises(PdfNotReady, match="zmienia się"):
         read_pdf_file(p)
 
-
-def test_status_roles_from_polish_names():
-    from agent.raks.propose import status_roles
-
-    names = {1: "Nowy", 2: "Do wysłania", 3: "Wysłany do BaseLinker", 4: "Błąd wysyłki"}
-    assert status_roles(names) == {"to_send": 2, "after_send": 3, "on_error": 4}
-    assert status_roles({5: "Do wysyłki do BL", 6: "Wysłano"}) == {"to_send": 5, "after_send": 6}
-    assert status_roles({1: "Otwarty", 2: "Zamknięty"}) == {}

@@ -107,3 +107,24 @@ def test_update_leaves_malformed_file_untouched(tmp_path):
         update_settings(path, {"sync.auto": True})
     assert path.read_text(encoding="utf-8") == "[sync\nauto = false\n"
     assert len(os.listdir(tmp_path)) == 1
+
+
+def test_update_keeps_replaced_values_as_comments_and_removes_none(tmp_path):
+    from agent.settings import load_settings, update_settings, write_default_settings
+
+    path = tmp_path / "raksbl.toml"
+    write_default_settings(path, **{"raks.queries.statuses": "SELECT 1 AS ID, 'x' AS NAZWA FROM RDB$DATABASE"})
+    path.write_text("# serwisant: nie zmieniać bazy\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    sql = "SELECT s.ID, s.OPIS AS NAZWA\n  FROM MOJE_STATUSY s"
+    update_settings(path, {"raks.statuses_to_send": [20], "raks.status_after_send": 3,
+                           "raks.queries.statuses": None, "raks.queries.status_counts":
+                           "SELECT 1 AS ID_STATUSU, 'FS' AS TYP, 0 AS ILE FROM RDB$DATABASE",
+                           "raks.queries.pending_documents": sql}, keep_replaced="propozycja 2026-12-01")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# serwisant: nie zmieniać bazy\n")
+    assert "statuses_to_send = [20]           # GM_STATUSY_DOK ids" in text  # the key's own comment stays
+    assert "# propozycja 2026-12-01 — poprzednie wartości:\n#   statuses_to_send = [2]" in text
+    assert "status_after_send = 3" in text and "#   status_after_send" not in text  # unchanged: no comment
+    assert "#   statuses = \"SELECT 1 AS ID, 'x' AS NAZWA FROM RDB$DATABASE\"" in text
+    s = load_settings(path)
+    assert "statuses" not in s.raks.queries and s.raks.queries["pending_documents"].strip() == sql

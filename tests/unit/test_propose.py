@@ -1,0 +1,22 @@
+"""The proposal's pure parts: status roles from names, settings built from the choices."""
+
+
+def test_status_roles_from_polish_names():
+    from agent.raks.propose import status_roles
+
+    names = {1: "Nowy", 2: "Do wysłania", 3: "Wysłany do BaseLinker", 4: "Błąd wysyłki"}
+    assert status_roles(names) == {"to_send": 2, "after_send": 3, "on_error": 4}
+    assert status_roles({5: "Do wysyłki do BL", 6: "Wysłano"}) == {"to_send": 5, "after_send": 6}
+    assert status_roles({1: "Otwarty", 2: "Zamknięty"}) == {}
+
+
+def test_an_error_status_missing_from_the_new_dictionary_is_replaced():
+    from agent.raks.propose import Choice, Proposal, build_changes
+    from agent.settings import RaksSettings
+
+    names = {10: "Nowy", 20: "Do wysłania", 30: "Wysłany", 40: "Błąd wysyłki"}
+    st = Choice("column", "GM_FS.STAN", 6, [], {"table": "GM_FS", "column": "STAN", "dictionary": ("SL", "ID", "NAZWA"),
+                                                "names": names})
+    changes = build_changes(Proposal([st], [], []), RaksSettings(status_on_error=4))
+    assert changes["raks.status_on_error"] == 40 and changes["raks.statuses_to_send"] == [20]
+    assert "raks.status_on_error" not in build_changes(Proposal([st], [], []), RaksSettings(status_on_error=0))
