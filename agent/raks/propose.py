@@ -55,6 +55,7 @@ _ORDER_WORDS = ("BASELINKER", "ZAMOW", "ORDER", "SYGNATURA")
 _BL_WORD = re.compile(r"(^|_)BL($|_|\d)")
 # A BaseLinker order id: a run of 6-12 digits, not part of a longer number.
 _ORDER_ID_RUN = re.compile(r"(?<!\d)\d{6,12}(?!\d)")
+_NOT_ORDER = ("TELEFON", "TEL_", "FAX", "KONTO", "RACHUN", "NIP", "REGON", "PESEL", "IBAN", "GUID", "EAN", "KOD_")
 _NAME_COLUMNS = ("NAZWA", "NAME", "OPIS", "NAZWA_STATUSU", "STATUS")
 
 # Folder layouts tried when a folder of printouts is given.
@@ -245,6 +246,15 @@ def _pct(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "0 %"
 
 
+def _count_upto(r: _Reader, table: str, limit: int) -> int:
+    return int(r.value(f"SELECT COUNT(*) FROM (SELECT FIRST {int(limit)} 1 AS X FROM {q(table)})") or 0)
+
+
+def _is_status_name(name: str) -> bool:
+    # STAN alone or as a word part (STAN_BL, ID_STANU?) but not STANOWISKO (a workstation).
+    return "STATUS" in name or re.search(r"(^|_)STAN($|_|U($|_))", name) is not None
+
+
 def _count(r: _Reader, table: str) -> int:
     return int(r.value(f"SELECT COUNT(*) FROM {q(table)}") or 0)
 
@@ -291,8 +301,8 @@ def _dictionaries(schema: Schema, r: _Reader) -> list[tuple[str, str, str, dict[
             name_col = next((c.name for c in cols if c.is_text), None)
         if name_col is None:
             continue
-        if _count(r, table) > MAX_DICTIONARY_ROWS:
-            continue
+        if _count_upto(r, table, MAX_DICTIONARY_ROWS + 1) > MAX_DICTIONARY_ROWS:
+            continue  # not a dictionary (and never a full scan of a big table)
         values = {int(i): str(n or "").strip() for i, n in r.rows(f"SELECT {q(id_col)}, {q(name_col)} FROM {q(table)}")
                   if i is not None}
         out.append((table, id_col, name_col, values))
@@ -309,7 +319,7 @@ def _status_candidate(schema, r, dictionaries, table, col: Column, link=None) ->
     ev = [f"{col.label}: {col.type_name}, {distinct} "
           f"{_count_pl(distinct, 'różna wartość', 'różne wartości', 'różnych wartości').split(' ', 1)[1]}, "
           f"{_pct(nonnull, total)} niepustych"]
-    if "STATUS" in col.name or "STAN" in col.name:
+    if _is_status_name(col.name):
         score += 3
         ev.append("nazwa kolumny wskazuje status")
     fk = schema.foreign.get((table, col.name))
@@ -355,7 +365,7 @@ def _status_choices(schema: Schema, r: _Reader) -> list[Choice]:
     for table, cols in schema.columns.items():
         if table in _DOCUMENT_TABLES:
             continue
-        status_cols = [c for c in cols if c.is_int and ("STATUS" in c.name or "STAN" in c.name)]
+        status_cols = [c for c in cols if c.is_int and _is_status_name(c.name)]
         if not status_cols:
             continue
         link = _link_column(schema, r, table)
@@ -465,6 +475,8 @@ def _order_choices(schema: Schema, r: _Reader, pending_where: str, pending_param
         pending_ok = sum(1 for v in pending_rows if v is not None and len(_ORDER_ID_RUN.findall(str(v))) == 1)
         share = looks / len(texts)
         score = share * 10 + (2 if named else 0) + (1 if own else 0)
+        if any(w in col.name for w in _NOT_ORDER):
+            score -= 8  # phone numbers, bank accounts, tax ids: digits, but never an order
         ev = [f"{col.label}: {col.type_name}; {looks} z {len(texts)} niepustych wartości {_verb(looks, 'wygląda', 'wyglądają')} na numer "
               f"zamówienia BaseLinker (6–12 cyfr)",
               f"{pending_ok} z {_docs(pending)} do wysłania {_verb(pending_ok, 'dostaje', 'dostają')} numer zamówienia"]

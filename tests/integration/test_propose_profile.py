@@ -75,6 +75,7 @@ def test_propose_write_then_send(layout_env):
     assert re.search(r"STAN_BL|STATUS_BL", out) and "wszystkie wartości są w SLOWNIK_STATUSOW_BL.ID" in out
     assert "słownik: 10 „Nowy”, 20 „Do wysłania do BL”" in out
     assert "4 z 5 dokumentów do wysłania dostają numer zamówienia" in out, out
+    assert re.search(r"odrzucono: GM_FS.TELEFON_PLATNIKA", out)  # nine digits, but a phone number
     if db.layout.order == "column":
         # "WZ 3/2026": short digits are no order ids
         assert re.search(r"odrzucono: GM_FS.SYGNATURA.*\n.*0 z \d+ niepustych wartości wygląda", out)

@@ -26,6 +26,8 @@ _COMMON_DROP = (
     "ALTER TABLE GM_FS DROP ID_STATUSU",
     "DROP TABLE GM_PDF",
     "DROP TABLE GM_STATUSY_DOK",
+    # Nine digits in every row: looks like an order id to a naive eye, but it is a phone number.
+    "ALTER TABLE GM_FS ADD TELEFON_PLATNIKA VARCHAR(20)",
 )
 
 
@@ -126,10 +128,11 @@ class LayoutDb:
         (raks_id,), = self._exec(
             """INSERT INTO GM_FS (ID, TYP_DOK_MAGAZYNOWEGO, NUMER, NR, ROK, MIESIAC, DATA_WYSTAWIENIA,
                    NAZWA_SKROCONA_PLATNIKA, NAZWA_PELNA_PLATNIKA, NIP_PLATNIKA, ID_WALUTY,
-                   WAL_WARTOSC_BRUTTO, PLN_WARTOSC_BRUTTO, SYGNATURA)
-               VALUES (NEXT VALUE FOR GM_FS_GEN, ?, ?, ?, ?, ?, ?, 'Firma', 'Firma Testowa', '', 0, ?, ?, ?)
+                   WAL_WARTOSC_BRUTTO, PLN_WARTOSC_BRUTTO, SYGNATURA, TELEFON_PLATNIKA)
+               VALUES (NEXT VALUE FOR GM_FS_GEN, ?, ?, ?, ?, ?, ?, 'Firma', 'Firma Testowa', '', 0, ?, ?, ?, ?)
                RETURNING ID""",
-            (doc_type, number, self._n, today.year, today.month, today, Decimal(total), Decimal(total), sygnatura),
+            (doc_type, number, self._n, today.year, today.month, today, Decimal(total), Decimal(total), sygnatura,
+             f"600100{self._n:03d}"),
         )
         if lay.status == "column":
             self._exec("UPDATE GM_FS SET STAN_BL = ? WHERE ID = ?", (status, raks_id))

@@ -20,3 +20,10 @@ def test_an_error_status_missing_from_the_new_dictionary_is_replaced():
     changes = build_changes(Proposal([st], [], []), RaksSettings(status_on_error=4))
     assert changes["raks.status_on_error"] == 40 and changes["raks.statuses_to_send"] == [20]
     assert "raks.status_on_error" not in build_changes(Proposal([st], [], []), RaksSettings(status_on_error=0))
+
+
+def test_status_names_are_words_not_fragments():
+    from agent.raks.propose import _is_status_name
+
+    assert _is_status_name("ID_STATUSU") and _is_status_name("STAN_BL") and _is_status_name("STAN")
+    assert not _is_status_name("ID_STANOWISKA") and not _is_status_name("DOSTAWA")
