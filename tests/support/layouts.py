@@ -38,7 +38,7 @@ class Layout:
     name: str
     status: str          # 'column' (GM_FS.STAN_BL) | 'table' (BL_DOKUMENTY)
     pdf: str             # 'blob_table' (WYDRUKI) | 'blob_column' (GM_FS.WYDRUK_PDF) | 'path_column' | 'folder'
-    order: str           # 'sygnatura' | 'column' (GM_FS.NR_ZAMOWIENIA_BL)
+    order: str           # 'sygnatura' | 'column' (GM_FS.NR_ZAMOWIENIA_BL) | 'notes' (inside GM_FS.UWAGI text)
     ddl: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -77,6 +77,17 @@ LAYOUTS = {
             "ALTER TABLE GM_FS ADD STAN_BL INTEGER",
             "ALTER TABLE GM_FS ADD WYDRUK_PDF BLOB SUB_TYPE BINARY",
             "ALTER TABLE GM_FS ADD NR_ZAMOWIENIA_BL BIGINT",
+        ),
+    ),
+    "status_table_order_in_notes": Layout(
+        "status_table_order_in_notes", "table", "blob_table", "notes",
+        (
+            "CREATE TABLE SLOWNIK_STATUSOW_BL (ID INTEGER NOT NULL PRIMARY KEY, NAZWA VARCHAR(60) NOT NULL)",
+            """CREATE TABLE BL_DOKUMENTY (ID INTEGER NOT NULL PRIMARY KEY, RODZAJ VARCHAR(2) NOT NULL,
+                 ID_DOKUMENTU INTEGER NOT NULL REFERENCES GM_FS (ID), STATUS_BL INTEGER,
+                 CONSTRAINT BL_DOKUMENTY_DOK UNIQUE (RODZAJ, ID_DOKUMENTU))""",
+            """CREATE TABLE WYDRUKI (ID INTEGER NOT NULL PRIMARY KEY, RODZAJ VARCHAR(2) NOT NULL,
+                 ID_DOKUMENTU INTEGER NOT NULL, DANE BLOB SUB_TYPE BINARY, UTWORZONO TIMESTAMP)""",
         ),
     ),
 }
@@ -141,6 +152,9 @@ class LayoutDb:
                        (raks_id, doc_type, raks_id, status))
         if lay.order == "column" and order_id:
             self._exec("UPDATE GM_FS SET NR_ZAMOWIENIA_BL = ? WHERE ID = ?", (order_id, raks_id))
+        elif lay.order == "notes":
+            note = f"Zamówienie sklepu nr {order_id}, paczka 2 z 3" if order_id else "Odbiór osobisty, paczka 1 z 1"
+            self._exec("UPDATE GM_FS SET UWAGI = ? WHERE ID = ?", (note, raks_id))
         if lay.pdf == "blob_table" and pdf is not None:
             self._exec("INSERT INTO WYDRUKI (ID, RODZAJ, ID_DOKUMENTU, DANE) VALUES (?, ?, ?, ?)",
                        (raks_id, doc_type, raks_id, pdf))
