@@ -185,6 +185,12 @@ def cmd_doctor(args) -> int:
             pending = repo.pending_documents()
             without_pdf = sum(1 for d in pending if not d.has_pdf)
             _out(f"  czeka na wysłanie: {len(pending)} (bez PDF: {without_pdf})")
+            if settings.raks.pdf_source == "folder":
+                folder = Path(settings.raks.pdf_folder)
+                _out(f"  wydruki PDF: pliki w {folder} (wzór {settings.raks.pdf_file_pattern})")
+                if not folder.is_dir():
+                    ok = False
+                    _out(f"  BŁĄD: folder z wydrukami {folder} nie istnieje albo nie jest dostępny (raks.pdf_folder)")
     except RaksblError as exc:
         ok = False
         _out(f"  BŁĄD: {exc}")

@@ -82,6 +82,8 @@ def test_propose_write_then_send(layout_env):
         assert re.search(r"odrzucono: GM_FS.SYGNATURA.*\n.*0 z \d+ niepustych wartości wygląda", out)
     assert "Zapisano w" in out and "połączenie: OK, serwer" in out  # then doctor ran
     assert re.search(r"20\s+Do wysłania do BL\s+4 / 1\s+← do wysłania", out)
+    if db.layout.pdf == "folder":
+        assert f"wydruki PDF: pliki w {db.pdf_dir} (wzór {{number}}.pdf)" in out
 
     written = env.settings_path.read_text(encoding="utf-8")
     assert "poprzednie wartości" in written and "#   statuses_to_send = [2]" in written
@@ -128,6 +130,16 @@ def test_folder_file_written_later_is_sent_on_the_next_run(layout_env):
     second = env.cli("send")
     assert second.returncode == 0, second.stdout
     assert len(env.invoices(order)) == 1 and db.status(half) == SENT
+
+
+@pytest.mark.parametrize("layout_env", ["status_column_folder"], indirect=True)
+def test_doctor_names_a_missing_printout_folder(layout_env):
+    env, db = layout_env, layout_env.layout_db
+    db.add_doc("FS", "FS 1/11/2026/MAG", order_id=env.add_order())
+    assert env.cli("inspect-db", "--propose", "--write", "--pdf-folder", str(db.pdf_dir)).returncode == 0
+    env.configure(raks__pdf_folder=str(db.pdf_dir / "nie-ma"))
+    doctor = env.cli("doctor")
+    assert doctor.returncode == 2 and "folder z wydrukami" in doctor.stdout and "raks.pdf_folder" in doctor.stdout
 
 
 @pytest.mark.parametrize("layout_env", ["status_column_folder"], indirect=True)
