@@ -197,6 +197,7 @@ class Proposal:
     correction_link: str = ""
     notes: list[str] = field(default_factory=list)
     status_pick: int = 0
+    default_pdf_table: bool = True      # GM_PDF (the default profile's PDF table) exists
     pdf_pick: int = 0
     order_pick: int = 0
     documents: int = 0
@@ -526,7 +527,8 @@ def propose(conn, raks_settings, *, folder: str = "", status: str = "", pdf: str
         documents = _count(r, DOC_TABLE)
         folder = folder or (raks_settings.pdf_folder if getattr(raks_settings, "pdf_source", "") == "folder" else "")
         statuses = _status_choices(schema, r)
-        prop = Proposal(statuses, [], [], documents=documents)
+        prop = Proposal(statuses, [], [], documents=documents,
+                        default_pdf_table=schema.has("GM_PDF", "PLIK") and schema.has("GM_PDF", "ID_DOK"))
         if status:
             prop.status_pick = _pick(statuses, status, "--status")
             prop.status_pick_forced = True
@@ -632,7 +634,7 @@ def build_changes(prop: Proposal, current) -> dict[str, Any]:
             # Free text with other digits too ("WZ 12/2026 BL 12345678"): take the long run only.
             pattern = r"\d+" if order.data["one_run"] else r"(?<!\d)\d{6,12}(?!\d)"
     changes["raks.order_id_pattern"] = pattern
-    pdf_join, has_pdf, pdf_size, pdf_extra, document_pdf = _pdf_sql(pdf)
+    pdf_join, has_pdf, pdf_size, pdf_extra, document_pdf = _pdf_sql(pdf, prop.default_pdf_table)
     if pdf is not None and pdf.kind == "folder":
         changes.update({"raks.pdf_source": "folder", "raks.pdf_folder": pdf.data["folder"],
                         "raks.pdf_file_pattern": pdf.data["pattern"]})
@@ -726,9 +728,16 @@ def _status_sql(st: Choice | None) -> dict[str, str]:
     }
 
 
-def _pdf_sql(pdf: Choice | None) -> tuple[str, str, str, str, str | None]:
+_NO_PDF = ("SELECT CAST(NULL AS BLOB SUB_TYPE BINARY) AS PLIK\n  FROM RDB$DATABASE\n"
+           " WHERE CAST(? AS VARCHAR(2)) IS NOT NULL AND CAST(? AS INTEGER) IS NOT NULL")
+
+
+def _pdf_sql(pdf: Choice | None, default_table: bool = True) -> tuple[str, str, str, str, str | None]:
     """(join, HAS_PDF expr, PDF_SIZE expr, extra output, document_pdf statement or None)."""
     default = _profile.DEFAULT_QUERIES[_profile.DOCUMENT_PDF]
+    if pdf is None and not default_table:
+        # No PDF anywhere in this database (yet): every document says "brak PDF" until a folder is given.
+        return ("", "0", "CAST(NULL AS INTEGER)", "", _NO_PDF)
     if pdf is None:
         return ("\n  LEFT JOIN GM_PDF p ON p.TYP_DOK = f.TYP_DOK_MAGAZYNOWEGO AND p.ID_DOK = f.ID",
                 "CASE WHEN p.PLIK IS NULL THEN 0 ELSE 1 END", "OCTET_LENGTH(p.PLIK)", "", default)

@@ -113,3 +113,36 @@ def test_fit_assistant_proposes_previews_and_saves(root, layout_db, private_tmp,
     window.buttons["save"].invoke()
     root.update()
     assert "f.STAN_BL = ?" in load_settings(config).raks.queries["pending_documents"]
+
+
+def test_fit_assistant_finds_printouts_in_a_folder(root, company_db, private_tmp, file_keyring):  # noqa: F811
+    from agent.settings import write_default_settings
+
+    pdf_dir = private_tmp / "Wydruki"
+    pdf_dir.mkdir()
+    db = LayoutDb(company_db, LAYOUTS["status_column_folder"], pdf_dir)
+    config = private_tmp / "raksbl.toml"
+    write_default_settings(config, **{"raks.database": db.dsn, "raks.user": db.user})
+    secrets.set_secret(secrets.RAKS_PASSWORD, db.password)
+    db.add_doc("FS", "FS 1/11/2026/MAG", order_id=10000001)
+    db.add_doc("FS", "FS 2/11/2026/MAG", order_id=10000002, pdf=b"%PDF-1.4 half")
+
+    window = open_settings_dialog(root, config, baselinker_lookup=lambda *a, **k: p.lookups.BaseLinkerCatalog())
+    window.buttons["fit"].invoke()
+    fit = pump(root, lambda: getattr(window, "fit_window", None), what="the assistant window")
+    wait(root, fit, lambda: fit.preview_rows(), "the first preview")
+    assert "nie znaleziono" in combo_text(fit, "pdf")  # no PDF in the database, no folder yet
+    assert "(nie znaleziono)" == combo_text(fit, "pdf") and all(r[2] == "brak PDF" for r in fit.preview_rows())
+
+    fit.folder.set(str(pdf_dir))
+    fit.buttons["folder"].invoke()
+    wait(root, fit, lambda: "folder" in combo_text(fit, "pdf") and "Podgląd gotowy" in fit.status.cget("text"),
+         "the folder proposal")
+    rows = {r[0]: r for r in fit.preview_rows()}
+    assert rows["FS 1/11/2026/MAG"][2].endswith(" B")
+    assert "niekompletny" in rows["FS 2/11/2026/MAG"][2]
+    fit.buttons["save"].invoke()
+    root.update()
+    s = load_settings(config)
+    assert (s.raks.pdf_source, s.raks.pdf_folder, s.raks.pdf_file_pattern) == ("folder", str(pdf_dir), "{number}.pdf")
+    window.buttons["cancel"].invoke()

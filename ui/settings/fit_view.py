@@ -49,7 +49,12 @@ class FitWindow(Window):
             row += 1
         tb.Label(outer, text="Folder z wydrukami").grid(row=row, column=0, sticky="w", padx=(0, 12), pady=(6, 0))
         self.folder = tk.StringVar(master=self.top)
-        tb.Entry(outer, textvariable=self.folder, width=50).grid(row=row, column=1, sticky="ew", pady=(6, 0))
+        folder_row = tb.Frame(outer)
+        folder_row.grid(row=row, column=1, sticky="ew", pady=(6, 0))
+        folder_row.columnconfigure(0, weight=1)
+        tb.Entry(folder_row, textvariable=self.folder, width=44).grid(row=0, column=0, sticky="ew")
+        tb.Button(folder_row, text="Wybierz…", bootstyle="secondary-outline", command=self._pick_folder).grid(
+            row=0, column=1, padx=(6, 0))
         self.buttons["folder"] = tb.Button(outer, text="Szukaj też w folderze", bootstyle="secondary-outline",
                                            command=lambda: self._do("set_folder", self.folder.get()))
         self.buttons["folder"].grid(row=row, column=2, sticky="w", padx=(8, 0), pady=(6, 0))
@@ -79,6 +84,14 @@ class FitWindow(Window):
                                          command=lambda: self._do("save"))
         self.buttons["save"].pack(side="right", padx=(0, 8))
         self.top.bind("<Escape>", lambda e: self._do("cancel"))
+
+    def _pick_folder(self) -> None:
+        from tkinter import filedialog
+
+        chosen = filedialog.askdirectory(parent=self.top, title="Folder, do którego RaksSQL zapisuje wydruki PDF")
+        if chosen:
+            self.folder.set(chosen)
+            self._do("set_folder", chosen)
 
     def attach(self, presenter: f.FitPresenter) -> None:
         self.presenter = presenter

@@ -114,6 +114,9 @@ class SettingsView(Protocol):
     def close(self) -> None:
         """Destroy the window."""
 
+    # Optional: show_fit(raks_settings, password, config_path, on_saved) opens the
+    # "Dopasuj do bazy" assistant (ui.settings.fit); a view without it simply has no assistant.
+
 
 def _direct(fn: Callable[[], Any]) -> None:
     fn()
