@@ -414,7 +414,7 @@ def _pdf_choices(schema: Schema, r: _Reader, documents: int, folder: str, docs_s
             ) or 0)
             n, pdf = _pdf_count(r, f"SELECT FIRST 20 {q(col.name)} FROM {q(table)} WHERE {q(col.name)} IS NOT NULL")
             score = covered + (documents if pdf else 0) * 0.1
-            ev = [f"{col.label}: {col.type_name} w tabeli kluczowanej dokumentem; {link_ev}",
+            ev = [f"{col.label}: {col.type_name} w tabeli powiązanej z dokumentem; {link_ev}",
                   f"{covered} z {_docs(documents)} {_verb(covered, 'ma', 'mają')} tu plik; {pdf} z {n} sprawdzonych to PDF"]
             out.append(Choice("blob_table", col.label, score if pdf or not n else 0, ev,
                               {"table": table, "column": col.name, "link": link_col, "type_column": type_col}))
