@@ -552,6 +552,13 @@ def propose(conn, raks_settings, *, folder: str = "", status: str = "", pdf: str
         if order:
             prop.order_pick = _pick(prop.order, order, "--order-id")
         prop.correction_link = _correction_link(schema, r)
+        if st is not None:
+            roles = status_roles(st.data["names"])
+            for role, key, what in (("to_send", "raks.statuses_to_send", "„do wysłania”"),
+                                    ("after_send", "raks.status_after_send", "„wysłany”")):
+                if role not in roles:
+                    prop.notes.append(f"Nie rozpoznano po nazwie statusu {what} w słowniku — sprawdź {key} "
+                                      "(zostaje obecna wartość).")
         if not prop.status:
             prop.notes.append("Nie znaleziono kolumny statusu: dodaj w RaksSQL pole statusu dokumentu (liczba, "
                               "słownik statusów) albo wpisz zapytania ręcznie.")

@@ -27,3 +27,17 @@ def test_status_names_are_words_not_fragments():
 
     assert _is_status_name("ID_STATUSU") and _is_status_name("STAN_BL") and _is_status_name("STAN")
     assert not _is_status_name("ID_STANOWISKA") and not _is_status_name("DOSTAWA")
+
+
+def test_render_says_when_the_roles_are_not_recognised():
+    from agent.raks.propose import Choice, Proposal, build_changes, render
+    from agent.settings import RaksSettings
+
+    st = Choice("column", "GM_FS.STAN", 6, ["GM_FS.STAN: INTEGER"],
+                {"table": "GM_FS", "column": "STAN", "dictionary": None, "names": {1: "Status 1", 2: "Status 2"}})
+    prop = Proposal([st], [], [], statuses=[(1, "Status 1"), (2, "Status 2")])
+    changes = build_changes(prop, RaksSettings())
+    assert "raks.statuses_to_send" not in changes  # nothing guessed from names that say nothing
+    assert "SELECT DISTINCT s.STAN AS ID" in changes["raks.queries.statuses"]  # no dictionary table
+    text = render(prop, changes)
+    assert "wybrano: GM_FS.STAN" in text and "nie znaleziono" in text  # no PDF, no order id candidates
