@@ -71,12 +71,18 @@ class RaksCatalog:
     server_version: str = ""
     statuses: tuple[tuple[int, str], ...] = ()
     counts: dict[tuple[int | None, str], int] = field(default_factory=dict)
+    client: str = ""          # the Firebird client library in use and its version (fbclient.ClientInfo.describe)
+    client_note: str = ""     # a changed raks.client_library that needs a restart (fbclient.client_switch_note)
 
     def count(self, status_id: int | None, doc_type: str | None = None) -> int:
         return sum(n for (s, t), n in self.counts.items() if s == status_id and (doc_type is None or t == doc_type))
 
     def summary(self) -> str:
         lines = [f"Połączenie działa. Serwer Firebird {self.server_version}."]
+        if self.client:
+            lines.append(f"Biblioteka klienta: {self.client}.")
+        if self.client_note:
+            lines.append(f"UWAGA: {self.client_note}")
         if self.statuses:
             lines.append("Dokumenty wg statusu (faktury / paragony):")
             for status_id, name in self.statuses:
@@ -126,10 +132,17 @@ def load_raks_catalog(raks_settings: Any, password: str) -> RaksCatalog:
     Connecting also checks every statement of the profile, so an invalid SQL override is
     reported here (:class:`agent.raks.errors.ProfileError`, a ConfigError naming the statement).
     """
+    from agent import fbclient
     from agent.raks.repository import RaksRepository
 
     with RaksRepository(raks_settings, password) as repo:
-        return RaksCatalog(repo.server_version(), tuple(repo.statuses()), dict(repo.status_counts()))
+        version, statuses, counts = repo.server_version(), tuple(repo.statuses()), dict(repo.status_counts())
+    # fdb keeps the first client library for the life of the process: say which one this test
+    # used, and that a different raks.client_library needs a restart.
+    info = fbclient.loaded_client()
+    note = fbclient.client_switch_note(getattr(raks_settings, "client_library", "") or "",
+                                       database=getattr(raks_settings, "database", "") or "")
+    return RaksCatalog(version, statuses, counts, client=info.describe() if info else "", client_note=note)
 
 
 def describe_error(exc: BaseException) -> str:

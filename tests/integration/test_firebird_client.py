@@ -1,0 +1,80 @@
+"""Which Firebird client library is used, as a user sees it: `doctor`, and the settings dialog's
+"Testuj połączenie" after `raks.client_library` changed in a process that already loaded one."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from agent import fbclient
+from agent.lookups import load_raks_catalog
+from agent.raks.errors import RaksConnectionError
+from tests.support import firebird5
+
+CLIENT_LINE = re.compile(r"biblioteka klienta Firebird: (\S+) — Firebird (\d+\.\d+\.\d+)")
+
+
+def test_doctor_names_the_client_library_and_its_version(export_env):
+    result = export_env.cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    m = CLIENT_LINE.search(result.stdout)
+    assert m, result.stdout
+    assert os.path.isfile(m.group(1)) and "fbclient" in m.group(1)
+    assert m.group(2).startswith("3.0.")   # Debian's libfbclient2: the system client comes first
+
+
+def test_doctor_with_the_firebird5_client_reaches_the_firebird3_server(export_env):
+    """The configured client wins; the Firebird 5 client talks to the Firebird 3 server over TCP."""
+    client = str(firebird5.client_library())
+    export_env.configure(raks__client_library=client)
+    export_env.add_doc("FS")
+    result = export_env.cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    m = CLIENT_LINE.search(result.stdout)
+    assert m and m.group(1) == client and m.group(2).startswith("5.0."), result.stdout
+    assert re.search(r"połączenie: OK, serwer \S+ Firebird 3\.0", result.stdout)
+    assert "czeka na wysłanie: 1 (bez PDF: 0)" in result.stdout
+
+
+def _ensure_loaded(company_db) -> fbclient.ClientInfo:
+    company_db.repository().close()
+    info = fbclient.loaded_client()
+    assert info is not None
+    return info
+
+
+def test_changed_client_library_in_the_dialog_says_a_restart_is_needed(company_db):
+    loaded = _ensure_loaded(company_db)
+    other = str(firebird5.client_library())
+    assert not os.path.samefile(loaded.path, other)
+
+    same = load_raks_catalog(company_db.raks_settings(client_library=loaded.path), company_db.password)
+    assert same.client_note == "" and loaded.path in same.summary()
+
+    changed = load_raks_catalog(company_db.raks_settings(client_library=other), company_db.password)
+    summary = changed.summary()
+    assert summary.startswith("Połączenie działa.")             # tested with the client in use …
+    assert f"Biblioteka klienta: {loaded.path}" in summary
+    assert "zacznie działać dopiero po ponownym uruchomieniu raksbl" in summary   # … and says so
+    assert f"nadal używa „{loaded.path}”" in summary
+    assert fbclient.loaded_client().path == loaded.path
+
+
+def test_connection_error_with_a_changed_client_names_the_client_in_use(company_db):
+    loaded = _ensure_loaded(company_db)
+    other = str(firebird5.client_library())
+    settings = company_db.raks_settings(client_library=other)
+    with pytest.raises(RaksConnectionError) as info:
+        load_raks_catalog(settings, "złe-hasło")
+    message = str(info.value)
+    assert "Logowanie do bazy RaksSQL nie powiodło się" in message
+    assert f"nadal używa „{loaded.path}”" in message        # not an error blamed on the new path
+    assert "Nie można załadować biblioteki" not in message
+
+
+def test_a_configured_client_that_does_not_exist_is_still_an_error(company_db):
+    _ensure_loaded(company_db)
+    with pytest.raises(RaksConnectionError, match="raks.client_library"):
+        load_raks_catalog(company_db.raks_settings(client_library="/nie/ma/libfbclient.so.2"), company_db.password)
