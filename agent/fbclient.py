@@ -122,6 +122,7 @@ def _running_program_dirs() -> list[str]:
 
 
 BUNDLED_SUBDIR = "firebird"   # the bundle's folder holding the shipped client (build/raksbl.spec)
+BUNDLED_LINUX_DEPS = ("libtommath.so.1", "libtomcrypt.so.1")
 
 
 def bundled_client_dirs() -> list[str]:
@@ -429,6 +430,16 @@ def prepare_client(path: str) -> None:
         return
     folder = os.path.dirname(os.path.abspath(path))
     os.environ["FIREBIRD"] = folder
+    if sys.platform.startswith("linux"):
+        # The client links libtommath.so.1 (and its ChaCha plugin libtomcrypt.so.1); the bundle
+        # ships them beside it. Loaded first, they satisfy those dependencies by soname.
+        for dep in BUNDLED_LINUX_DEPS:
+            dep_path = os.path.join(folder, dep)
+            if os.path.isfile(dep_path):
+                try:
+                    ctypes.CDLL(dep_path, mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    log.warning("cannot load %s", dep_path, exc_info=True)
     if sys.platform == "win32" and hasattr(os, "add_dll_directory"):
         try:
             os.add_dll_directory(folder)  # msvcp140.dll, zlib1.dll … next to fbclient.dll

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,7 @@ from agent.lookups import load_raks_catalog
 from agent.raks.errors import RaksConnectionError
 from tests.support import firebird5
 
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT_LINE = re.compile(r"biblioteka klienta Firebird: (\S+) — Firebird (\d+\.\d+\.\d+)")
 
 
@@ -78,3 +82,35 @@ def test_a_configured_client_that_does_not_exist_is_still_an_error(company_db):
     _ensure_loaded(company_db)
     with pytest.raises(RaksConnectionError, match="raks.client_library"):
         load_raks_catalog(company_db.raks_settings(client_library="/nie/ma/libfbclient.so.2"), company_db.password)
+
+
+_CONF_SCRIPT = r"""
+import os, sys, fdb
+fdb.load_api(sys.argv[1])
+try:
+    fdb.connect(dsn=sys.argv[2], user="SYSDBA", password=os.environ["FB_TEST_PASSWORD"]).close()
+    print("OK")
+except fdb.DatabaseError as exc:
+    print("ERR", " ".join(exc.args[0].split()))
+"""
+
+
+def test_the_bundled_clients_config_is_what_it_follows(company_db, tmp_path):
+    """The bundle's client reads the firebird.conf of the folder FIREBIRD names (prepare_client
+    sets it): the shipped one (SRP first, Legacy_Auth for 2.5 servers) logs in to the Firebird 3
+    server; a legacy-only one is refused by it — so the shipped settings are the ones in force."""
+    runtime = firebird5.runtime_dir()
+    results = {}
+    for name, conf in (("shipped", (ROOT / "build" / "firebird-client.conf").read_text()),
+                       ("legacy-only", "AuthClient = Legacy_Auth\nWireCrypt = Enabled\n")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "firebird.conf").write_text(conf)
+        (folder / "firebird.msg").write_bytes((runtime / "firebird.msg").read_bytes())
+        env = dict(os.environ, FIREBIRD=str(folder), FB_TEST_PASSWORD=company_db.password)
+        proc = subprocess.run([sys.executable, "-c", _CONF_SCRIPT, str(firebird5.client_library()), company_db.dsn],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        results[name] = proc.stdout.strip()
+    assert results["shipped"] == "OK"
+    assert results["legacy-only"].startswith("ERR") and "during login" in results["legacy-only"], results
