@@ -9,6 +9,7 @@ them, so the connection sets the legacy binds (agent/raks/connection.py).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -87,6 +88,8 @@ def test_binds_are_set_on_firebird5(company_db):
     now, decfloat, int128 = cur.fetchone()
     assert isinstance(now, dt.datetime) and now.tzinfo is None
     assert decfloat == pytest.approx(0.1) and int128 == 2
+    # doctor and the settings dialog show this: the real release, not the "V6.3" interface version
+    assert re.fullmatch(r"[A-Z]{2}-V5\.0\.\d+\.\d+ Firebird 5\.0", company_db.repository().server_version())
 
 
 def test_inspect_names_firebird4_types(company_db):
