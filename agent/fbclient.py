@@ -123,6 +123,7 @@ def _running_program_dirs() -> list[str]:
 
 BUNDLED_SUBDIR = "firebird"   # the bundle's folder holding the shipped client (build/raksbl.spec)
 BUNDLED_LINUX_DEPS = ("libtommath.so.1", "libtomcrypt.so.1")
+_DLL_DIRECTORIES: list = []
 
 
 def bundled_client_dirs() -> list[str]:
@@ -441,8 +442,8 @@ def prepare_client(path: str) -> None:
                 except OSError:
                     log.warning("cannot load %s", dep_path, exc_info=True)
     if sys.platform == "win32" and hasattr(os, "add_dll_directory"):
-        try:
-            os.add_dll_directory(folder)  # msvcp140.dll, zlib1.dll … next to fbclient.dll
+        try:  # msvcp140.dll, zlib1.dll, ICU … next to fbclient.dll; keep the handle alive
+            _DLL_DIRECTORIES.append(os.add_dll_directory(folder))
         except OSError:
             log.debug("add_dll_directory(%s) failed", folder, exc_info=True)
 
