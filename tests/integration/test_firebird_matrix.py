@@ -13,6 +13,7 @@ The child's pytest output is shown when it fails.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,8 +38,6 @@ def _run_child(engine: str, marker: str, tmp_path: Path) -> str:
 
 
 def _count(output: str, word: str) -> int:
-    import re
-
     m = re.search(rf"(\d+) {word}", output)
     return int(m.group(1)) if m else 0
 
