@@ -388,6 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--raks-probe"]:  # internal: the settings dialog's test with another client
+        from agent.raks.probe import child_main
+
+        return child_main()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "config", None):

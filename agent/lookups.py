@@ -131,18 +131,29 @@ def load_raks_catalog(raks_settings: Any, password: str) -> RaksCatalog:
 
     Connecting also checks every statement of the profile, so an invalid SQL override is
     reported here (:class:`agent.raks.errors.ProfileError`, a ConfigError naming the statement).
+    When ``client_library`` names another client than the one this process already loaded, the
+    test runs in a child process (agent/raks/probe.py) and ``client_note`` says a restart is needed.
     """
     from agent import fbclient
     from agent.raks.repository import RaksRepository
 
+    configured = getattr(raks_settings, "client_library", "") or ""
+    database = getattr(raks_settings, "database", "") or ""
+    loaded = fbclient.loaded_client()
+    if fbclient.client_switch_note(configured, database=database):
+        # fdb keeps the first client library for the life of the process: test the new one in a
+        # fresh process, and say that this program switches to it only after a restart.
+        from agent.raks.probe import probe_in_child
+
+        version, statuses, counts, client = probe_in_child(raks_settings, password)
+        note = (f"raksbl zacznie używać tej biblioteki dopiero po ponownym uruchomieniu (wczytuje ją raz, "
+                f"przy pierwszym połączeniu); do tego czasu używa „{loaded.path}”. Połączenie z nową "
+                f"biblioteką sprawdzono w osobnym procesie.")
+        return RaksCatalog(version, statuses, counts, client=client, client_note=note)
     with RaksRepository(raks_settings, password) as repo:
         version, statuses, counts = repo.server_version(), tuple(repo.statuses()), dict(repo.status_counts())
-    # fdb keeps the first client library for the life of the process: say which one this test
-    # used, and that a different raks.client_library needs a restart.
     info = fbclient.loaded_client()
-    note = fbclient.client_switch_note(getattr(raks_settings, "client_library", "") or "",
-                                       database=getattr(raks_settings, "database", "") or "")
-    return RaksCatalog(version, statuses, counts, client=info.describe() if info else "", client_note=note)
+    return RaksCatalog(version, statuses, counts, client=info.describe() if info else "")
 
 
 def describe_error(exc: BaseException) -> str:

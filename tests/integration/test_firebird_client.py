@@ -1,5 +1,6 @@
 """Which Firebird client library is used, as a user sees it: `doctor`, and the settings dialog's
-"Testuj połączenie" after `raks.client_library` changed in a process that already loaded one."""
+"Testuj połączenie" after `raks.client_library` changed in a process that already loaded one
+(tested in a child process: agent/raks/probe.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pytest
 
 from agent import fbclient
 from agent.lookups import load_raks_catalog
-from agent.raks.errors import RaksConnectionError
+from agent.raks.connection import open_connection
+from agent.raks.errors import ProfileError, RaksConnectionError
 from tests.support import firebird5
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +51,9 @@ def _ensure_loaded(company_db) -> fbclient.ClientInfo:
     return info
 
 
-def test_changed_client_library_in_the_dialog_says_a_restart_is_needed(company_db):
+def test_changed_client_library_is_tested_in_a_child_process_and_needs_a_restart(company_db):
+    """"Testuj połączenie" after raks.client_library changed: the new client is really tested
+    (in a fresh process), and the dialog says this program switches to it after a restart."""
     loaded = _ensure_loaded(company_db)
     other = str(firebird5.client_library())
     assert not os.path.samefile(loaded.path, other)
@@ -59,22 +63,35 @@ def test_changed_client_library_in_the_dialog_says_a_restart_is_needed(company_d
 
     changed = load_raks_catalog(company_db.raks_settings(client_library=other), company_db.password)
     summary = changed.summary()
-    assert summary.startswith("Połączenie działa.")             # tested with the client in use …
-    assert f"Biblioteka klienta: {loaded.path}" in summary
-    assert "zacznie działać dopiero po ponownym uruchomieniu raksbl" in summary   # … and says so
-    assert f"nadal używa „{loaded.path}”" in summary
+    assert summary.startswith("Połączenie działa. Serwer Firebird"), summary
+    assert re.search(rf"Biblioteka klienta: {re.escape(other)} — Firebird 5\.0\.\d+", summary), summary
+    assert "zacznie używać tej biblioteki dopiero po ponownym uruchomieniu" in summary
+    assert f"do tego czasu używa „{loaded.path}”" in summary
+    assert changed.statuses == same.statuses and changed.counts == same.counts
+    assert fbclient.loaded_client().path == loaded.path          # this process kept its client
+
+
+def test_errors_of_the_new_client_come_from_the_new_client(company_db):
+    loaded = _ensure_loaded(company_db)
+    settings = company_db.raks_settings(client_library=str(firebird5.client_library()))
+    with pytest.raises(RaksConnectionError, match="Logowanie do bazy RaksSQL nie powiodło się"):
+        load_raks_catalog(settings, "złe-hasło")
+    broken = company_db.raks_settings(client_library=str(firebird5.client_library()),
+                                      queries={"statuses": "SELECT NIE_MA FROM GM_STATUSY_DOK"})
+    with pytest.raises(ProfileError) as info:
+        load_raks_catalog(broken, company_db.password)
+    assert info.value.key == "raks.queries.statuses" and "NIE_MA" in str(info.value)
     assert fbclient.loaded_client().path == loaded.path
 
 
-def test_connection_error_with_a_changed_client_names_the_client_in_use(company_db):
+def test_a_run_with_a_changed_client_blames_no_path_it_does_not_use(company_db):
+    """A run (not the dialog) keeps the loaded client; its errors name that one."""
     loaded = _ensure_loaded(company_db)
-    other = str(firebird5.client_library())
-    settings = company_db.raks_settings(client_library=other)
     with pytest.raises(RaksConnectionError) as info:
-        load_raks_catalog(settings, "złe-hasło")
+        open_connection(company_db.dsn, company_db.user, "złe-hasło", client_library=str(firebird5.client_library()))
     message = str(info.value)
     assert "Logowanie do bazy RaksSQL nie powiodło się" in message
-    assert f"nadal używa „{loaded.path}”" in message        # not an error blamed on the new path
+    assert f"nadal używa „{loaded.path}”" in message
     assert "Nie można załadować biblioteki" not in message
 
 

@@ -207,6 +207,17 @@ def test_bundled_client_reaches_the_firebird3_server(bundle, demo, firebird_serv
                          r"\(dołączona do raksbl\)", out), out
         assert "czeka na wysłanie: 1 (bez PDF: 0)" in out, out
         assert proc.returncode == 0, out + proc.stderr
+        # the settings dialog's test with a changed client runs `raksbl-cli --raks-probe`
+        import json
+
+        request = {"settings": {"database": db.dsn, "user": db.user, "client_library": str(client)},
+                   "password": db.password}
+        probe = subprocess.run([str(CLI), "--raks-probe"], input=json.dumps(request).encode(), env=env,
+                               cwd=tmp_path, capture_output=True, timeout=120)
+        answer = json.loads(probe.stdout.decode("utf-8").splitlines()[-1])
+        assert answer["ok"] is True, answer
+        assert "Firebird 5.0." in answer["client"] and "dołączona do raksbl" in answer["client"]
+        assert [2, "Do wysłania"] in answer["statuses"]
     finally:
         db.drop()
 
