@@ -346,3 +346,17 @@ def test_prepare_client_points_firebird_at_the_bundled_client_only(monkeypatch, 
     fbclient.prepare_client(str(bundled))
     assert os.environ["FIREBIRD"] == str(bundled.parent)
     assert fbclient.is_bundled(str(bundled)) and not fbclient.is_bundled(str(other))
+
+
+def test_prepare_client_on_windows_adds_the_dll_folder(monkeypatch, tmp_path):
+    """Windows: fbclient.dll's msvcp140/zlib1/ICU lie beside it; the folder joins the DLL search."""
+    bundled = pe_file(tmp_path / "_internal" / "firebird" / "fbclient.dll")
+    added = []
+    monkeypatch.setattr(fbclient, "bundled_client_dirs", lambda: [str(bundled.parent)])
+    monkeypatch.setattr(fbclient.sys, "platform", "win32")
+    monkeypatch.setattr(fbclient.os, "add_dll_directory", lambda folder: added.append(folder) or object(),
+                        raising=False)
+    monkeypatch.setenv("FIREBIRD", "C:/Program Files/Firebird/Firebird_2_5")
+    fbclient.prepare_client(str(bundled))
+    assert added == [str(bundled.parent)]
+    assert os.environ["FIREBIRD"] == str(bundled.parent)   # its own firebird.conf, not 2.5's
