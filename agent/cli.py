@@ -170,6 +170,7 @@ def cmd_doctor(args) -> int:
         password = secrets.get_secret(secrets.RAKS_PASSWORD)
         with RaksRepository(settings.raks, password) as repo:
             _out(f"  połączenie: OK, serwer {repo.server_version()}")
+            _out(f"  biblioteka klienta Firebird: {_client_description()}")
             counts = repo.status_counts()
             _out("  statusy dokumentów (liczba dokumentów FS / PA):")
             for status_id, name in repo.statuses():
@@ -195,6 +196,13 @@ def cmd_doctor(args) -> int:
         ok = False
         _out(f"  BŁĄD: {exc}")
     return 0 if ok else 2
+
+
+def _client_description() -> str:
+    from agent import fbclient
+
+    info = fbclient.loaded_client()
+    return info.describe() if info else "nieznana"
 
 
 def _journal():
@@ -425,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in[:1] == ["--raks-probe"]:  # internal: the settings dialog's test with another client
+        from agent.raks.probe import child_main
+
+        return child_main()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "config", None):

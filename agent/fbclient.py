@@ -5,16 +5,19 @@ Search order, first hit wins:
 1. the ``raks.client_library`` setting — a file, or a folder holding the client; when it is set
    but points at nothing, the search stops there (a wrong setting must be reported, not papered
    over by some other client);
-2. next to the running program (a ``fbclient.dll`` an administrator put beside ``raksbl.exe``
-   is a deliberate choice);
-3. Windows: RaksSQL's own ``Bin`` folder — derived from the database path
+2. Windows: RaksSQL's own client — its ``Bin`` folder derived from the database path
    (``C:\\RAKS\\Data\\F00001.fdb`` → ``C:\\RAKS\\Bin``) and the usual install folders
    (``C:\\RAKS``, ``C:\\RaksSQL``, ``%ProgramFiles%`` / ``%ProgramFiles(x86)%`` ``\\RAKS``,
    ``\\RAKS\\RaksSQL``, ``\\RaksSQL``); then the Firebird installs (the registry's
    ``DefaultInstance``, ``%ProgramFiles%\\Firebird\\Firebird_*`` newest first — 3.0+ keep the
    client in the root, 2.5 in ``bin``); then ``PATH`` / the system folder;
-4. Linux / macOS: ``LD_LIBRARY_PATH``, the system library folders, ``/opt/firebird/lib``, the
-   macOS framework, then whatever ``ctypes.util.find_library("fbclient")`` names.
+   Linux / macOS: ``LD_LIBRARY_PATH``, the system library folders, ``/opt/firebird/lib``, the
+   macOS framework, then whatever ``ctypes.util.find_library("fbclient")`` names;
+3. a client an administrator put next to the running program (``raksbl.exe``);
+4. the client bundled with raksbl (``_internal/firebird`` in the PyInstaller folder: the
+   64-bit Firebird 5 client of the ``firebird-embedded`` wheel with a ``firebird.conf`` that
+   allows legacy authentication, so it reaches Firebird 2.5 servers too); when running from
+   source, the installed ``firebird-embedded`` wheel's client.
 
 A client whose bitness differs from Python's cannot be loaded (WinError 193): such a file is
 skipped and named in the error message, because RaksSQL ships a 32-bit client in some
@@ -36,7 +39,7 @@ import struct
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from pathlib import PureWindowsPath
+from pathlib import Path, PureWindowsPath
 from typing import Callable, Iterable, Mapping
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,28 @@ def _running_program_dirs() -> list[str]:
     if bundle and bundle not in dirs:
         dirs.append(bundle)
     return dirs
+
+
+BUNDLED_SUBDIR = "firebird"   # the bundle's folder holding the shipped client (build/raksbl.spec)
+BUNDLED_LINUX_DEPS = ("libtommath.so.1", "libtomcrypt.so.1")
+_DLL_DIRECTORIES: list = []
+
+
+def bundled_client_dirs() -> list[str]:
+    """Where the client shipped with raksbl lives: ``<bundle>/firebird`` when frozen, else the
+    installed ``firebird-embedded`` wheel's ``runtime`` folder (nothing when it is not installed)."""
+    bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    if bundle:
+        return [os.path.join(bundle, BUNDLED_SUBDIR)]
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("firebird.embedded")
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [os.path.join(list(spec.submodule_search_locations)[0], "runtime")]
 
 
 def _database_bin_dir(database: str) -> str | None:
@@ -207,6 +232,7 @@ def search_client_library(
     registry_dirs: Callable[[], Iterable[str]] | None = None,
     find_library: Callable[[str], str | None] | None = None,
     bits: int | None = None,
+    bundled_dirs: Iterable[str] | None = None,
 ) -> ClientSearch:
     """Look for the client library (see the module docstring); every argument but ``configured``
     and ``database`` exists so tests can stand in for the OS."""
@@ -239,8 +265,7 @@ def search_client_library(
                 break
         return result  # a configured value is never silently replaced by another client
 
-    dirs = list(_running_program_dirs() if program_dirs is None else program_dirs)
-    candidates = [p for d in dirs for p in _client_in_folder(d, platform)]
+    candidates: list[str] = []
     if platform == "win32":
         reg = registry_dirs() if registry_dirs is not None else _windows_registry_dirs()
         candidates += windows_candidates(env, database, reg)
@@ -255,13 +280,22 @@ def search_client_library(
     name = finder("fbclient")
     if name:
         if os.path.isabs(name):
-            accept(name)
+            if accept(name):
+                return result
         else:  # Linux gives a soname; fdb needs a path (it cannot resolve "libfbclient.so.2")
             path = _ldconfig_path(name) if platform.startswith("linux") else None
             if path:
-                accept(path)
+                if accept(path):
+                    return result
             else:
                 result.searched.append(f"{name} (ctypes.util.find_library)")
+
+    dirs = list(_running_program_dirs() if program_dirs is None else program_dirs)
+    dirs += [d for d in (bundled_client_dirs() if bundled_dirs is None else bundled_dirs) if d not in dirs]
+    for path in [p for d in dirs for p in _client_in_folder(d, platform)]:
+        if accept(path):
+            log.debug("Firebird client library: %s", path)
+            return result
     return result
 
 
@@ -308,3 +342,124 @@ def require_client_library(configured: str = "", **kwargs) -> str:
     from agent.raks.errors import RaksConnectionError
 
     raise RaksConnectionError(client_library_missing_message(search))
+
+
+# --- the client fdb has loaded -------------------------------------------------------------------
+# fdb loads the client library once per process (``fdb.load_api``) and ignores any later
+# ``fb_library_name``: everything below reports what is really in use.
+
+_CLIENT_VERSION = re.compile(r"[A-Z]{2}-[VT](\d+)\.(\d+)\.(\d+)\.(\d+)\s+Firebird\s+(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    path: str                 # as handed to fdb (a full path unless a bare name was configured)
+    version: str              # "5.0.4" (Firebird release), or the raw string when unparsable
+    bundled: bool             # the client shipped with raksbl
+
+    def describe(self) -> str:
+        """Polish, for ``doctor`` and the settings dialog."""
+        origin = " (dołączona do raksbl)" if self.bundled else ""
+        version = f"Firebird {self.version}" if self.version else "wersja nieznana"
+        return f"{self.path} — {version}{origin}"
+
+
+def client_version_text(raw: str) -> str:
+    """``LI-V6.3.4.1812 Firebird 5.0`` → ``5.0.4``; ``WI-V2.5.9.27139 Firebird 2.5`` → ``2.5.9``.
+
+    Firebird 3+ clients report the old "6.3" interface version first; the release is the third
+    number and the major/minor follow the word "Firebird".
+    """
+    m = _CLIENT_VERSION.search(raw or "")
+    if not m:
+        return (raw or "").strip()
+    return f"{m.group(5)}.{m.group(6)}.{m.group(3)}"
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.normcase(os.path.abspath(a)) == os.path.normcase(os.path.abspath(b))
+
+
+def is_bundled(path: str, bundled_dirs: Iterable[str] | None = None) -> bool:
+    folder = os.path.dirname(os.path.abspath(path))
+    return any(_same_file(folder, d) for d in (bundled_client_dirs() if bundled_dirs is None else bundled_dirs)
+               if os.path.isdir(d))
+
+
+def _mapped_path(name: str) -> str:
+    """A bare soname fdb resolved by itself → the file this process mapped (Linux); else ``name``."""
+    if not name or os.path.isabs(name) or not sys.platform.startswith("linux"):
+        return name
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                path = line.split(None, 5)[-1].strip()
+                if path.startswith("/") and os.path.basename(path) == name:
+                    return path
+    except OSError:
+        pass
+    return name
+
+
+def loaded_client() -> ClientInfo | None:
+    """The client library fdb has loaded in this process, or None before the first connection."""
+    fbcore = sys.modules.get("fdb.fbcore")
+    api = getattr(fbcore, "api", None) if fbcore is not None else None
+    if api is None:
+        return None
+    path = _mapped_path(str(getattr(api, "client_library_name", "") or ""))
+    raw = ""
+    try:
+        buf = ctypes.create_string_buffer(256)
+        api.isc_get_client_version(buf)
+        raw = buf.value.decode("ascii", "replace")
+    except Exception:  # an old client without the call
+        log.debug("isc_get_client_version failed", exc_info=True)
+    return ClientInfo(path, client_version_text(raw), bool(path) and is_bundled(path))
+
+
+def prepare_client(path: str) -> None:
+    """Before fdb loads ``path``: make the bundled client read its own ``firebird.conf`` (legacy
+    authentication for Firebird 2.5 servers) and messages, and find its DLLs on Windows.
+
+    Only for the bundled client; another installation's client keeps its own configuration.
+    """
+    if not path or not os.path.isabs(path) or not is_bundled(path):
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    os.environ["FIREBIRD"] = folder
+    if sys.platform.startswith("linux"):
+        # The client links libtommath.so.1 (and its ChaCha plugin libtomcrypt.so.1); the bundle
+        # ships them beside it. Loaded first, they satisfy those dependencies by soname.
+        for dep in BUNDLED_LINUX_DEPS:
+            dep_path = os.path.join(folder, dep)
+            if os.path.isfile(dep_path):
+                try:
+                    ctypes.CDLL(dep_path, mode=ctypes.RTLD_GLOBAL)
+                except OSError:
+                    log.warning("cannot load %s", dep_path, exc_info=True)
+    if sys.platform == "win32" and hasattr(os, "add_dll_directory"):
+        try:  # msvcp140.dll, zlib1.dll, ICU … next to fbclient.dll; keep the handle alive
+            _DLL_DIRECTORIES.append(os.add_dll_directory(folder))
+        except OSError:
+            log.debug("add_dll_directory(%s) failed", folder, exc_info=True)
+
+
+def client_switch_note(configured: str, *, database: str = "") -> str:
+    """Polish note when ``raks.client_library`` names another client than the one already loaded:
+    it only takes effect after a restart. Empty when nothing is loaded yet, nothing is configured,
+    the setting names the loaded client, or it names nothing (that is an error of its own)."""
+    loaded = loaded_client()
+    configured = (configured or "").strip()
+    if loaded is None or not configured:
+        return ""
+    search = search_client_library(configured, database=database)
+    if not search.found or _same_file(search.found, loaded.path) or search.found == loaded.path:
+        return ""  # nothing there: connecting reports the wrong setting (require_client_library)
+    head = (f"Wskazana w ustawieniach biblioteka klienta Firebird („{configured}”) zacznie działać "
+            f"dopiero po ponownym uruchomieniu raksbl")
+    return (f"{head}: program wczytuje bibliotekę klienta raz, przy pierwszym połączeniu, więc teraz "
+            f"nadal używa „{loaded.path}”.")

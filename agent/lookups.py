@@ -71,12 +71,18 @@ class RaksCatalog:
     server_version: str = ""
     statuses: tuple[tuple[int, str], ...] = ()
     counts: dict[tuple[int | None, str], int] = field(default_factory=dict)
+    client: str = ""          # the Firebird client library in use and its version (fbclient.ClientInfo.describe)
+    client_note: str = ""     # a changed raks.client_library that needs a restart (fbclient.client_switch_note)
 
     def count(self, status_id: int | None, doc_type: str | None = None) -> int:
         return sum(n for (s, t), n in self.counts.items() if s == status_id and (doc_type is None or t == doc_type))
 
     def summary(self) -> str:
         lines = [f"Połączenie działa. Serwer Firebird {self.server_version}."]
+        if self.client:
+            lines.append(f"Biblioteka klienta: {self.client}.")
+        if self.client_note:
+            lines.append(f"UWAGA: {self.client_note}")
         if self.statuses:
             lines.append("Dokumenty wg statusu (faktury / paragony):")
             for status_id, name in self.statuses:
@@ -125,11 +131,29 @@ def load_raks_catalog(raks_settings: Any, password: str) -> RaksCatalog:
 
     Connecting also checks every statement of the profile, so an invalid SQL override is
     reported here (:class:`agent.raks.errors.ProfileError`, a ConfigError naming the statement).
+    When ``client_library`` names another client than the one this process already loaded, the
+    test runs in a child process (agent/raks/probe.py) and ``client_note`` says a restart is needed.
     """
+    from agent import fbclient
     from agent.raks.repository import RaksRepository
 
+    configured = getattr(raks_settings, "client_library", "") or ""
+    database = getattr(raks_settings, "database", "") or ""
+    loaded = fbclient.loaded_client()
+    if fbclient.client_switch_note(configured, database=database):
+        # fdb keeps the first client library for the life of the process: test the new one in a
+        # fresh process, and say that this program switches to it only after a restart.
+        from agent.raks.probe import probe_in_child
+
+        version, statuses, counts, client = probe_in_child(raks_settings, password)
+        note = (f"raksbl zacznie używać tej biblioteki dopiero po ponownym uruchomieniu (wczytuje ją raz, "
+                f"przy pierwszym połączeniu); do tego czasu używa „{loaded.path}”. Połączenie z nową "
+                f"biblioteką sprawdzono w osobnym procesie.")
+        return RaksCatalog(version, statuses, counts, client=client, client_note=note)
     with RaksRepository(raks_settings, password) as repo:
-        return RaksCatalog(repo.server_version(), tuple(repo.statuses()), dict(repo.status_counts()))
+        version, statuses, counts = repo.server_version(), tuple(repo.statuses()), dict(repo.status_counts())
+    info = fbclient.loaded_client()
+    return RaksCatalog(version, statuses, counts, client=info.describe() if info else "")
 
 
 def describe_error(exc: BaseException) -> str:

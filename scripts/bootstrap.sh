@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-demo}"
 
-packages=(python3 python3-venv python3-tk firebird3.0-server-core libfbclient2 firebird3.0-utils)
+# libtommath1: the Firebird 5 client of the firebird-embedded wheel (tests, the bundle) links it.
+packages=(python3 python3-venv python3-tk firebird3.0-server-core libfbclient2 firebird3.0-utils libtommath1)
 if [ "$purpose" = test ] || [ "$purpose" = build ]; then
   packages+=(firebird3.0-server xvfb xdotool trayer imagemagick dunst libnotify-bin dbus-x11 x11-utils)
 fi

@@ -15,14 +15,15 @@ what failed (server, file, login, client library) and never the password.
 
 from __future__ import annotations
 
-import os
-import sys
+import logging
 import re
 from dataclasses import dataclass
 
 import fdb
 
 from agent.raks.errors import RaksConnectionError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 3050
 
@@ -230,6 +231,65 @@ def connect_error(location: DatabaseLocation, user: str, exc: BaseException, pas
     return err
 
 
+# Firebird 4+ returns types fdb 2.0 cannot decode ("Incorrect values within SQLDA structure"):
+# TIMESTAMP/TIME WITH TIME ZONE (CURRENT_TIMESTAMP is one), DECFLOAT, INT128 (NUMERIC(19+)).
+# Each session on such a server asks for the Firebird 3 shapes instead: WITHOUT TIME ZONE
+# (the session's local time), DOUBLE PRECISION, BIGINT (NUMERIC(18, s)).
+LEGACY_BINDS = (
+    "SET BIND OF TIME ZONE TO LEGACY",
+    "SET BIND OF DECFLOAT TO LEGACY",
+    "SET BIND OF INT128 TO LEGACY",
+)
+_FIREBIRD_VERSION = re.compile(r"[A-Z]{2}-[VT](\d+)\.(\d+)")
+
+
+def engine_major(conn) -> int:
+    """The Firebird major version of the server (or embedded engine) behind ``conn``.
+
+    fdb reads it from ``isc_info_firebird_version`` (``LI-V5.0.4.1812 …``); the older
+    ``isc_info_version`` that ``server_version`` shows says "V6.3" on Firebird 5, so it is not used.
+    """
+    try:
+        return int(float(conn.engine_version))
+    except (AttributeError, TypeError, ValueError):
+        m = _FIREBIRD_VERSION.search(str(getattr(conn, "firebird_version", "")))
+        return int(m.group(1)) if m else 0
+
+
+def set_legacy_binds(conn) -> bool:
+    """Run :data:`LEGACY_BINDS` on a Firebird 4+ session (True); older servers need none (False)."""
+    if engine_major(conn) < 4:
+        return False
+    for statement in LEGACY_BINDS:
+        conn.execute_immediate(statement)
+    conn.commit()
+    return True
+
+
+def choose_client(client_library: str, database: str) -> tuple[dict, str, str]:
+    """``(fdb keyword arguments, client path, switch note)`` for a new connection.
+
+    Before fdb has loaded a client: the search of :mod:`agent.fbclient` (setting → RaksSQL's →
+    an installed Firebird's → the bundled one); a configured path that does not exist is
+    reported, never silently replaced (fdb would fall back to any library of the same base
+    name). Afterwards fdb keeps the loaded one whatever it is told: a different configured client
+    only yields the note that it needs a restart (logged, and added to connection errors).
+    """
+    from agent import fbclient
+
+    loaded = fbclient.loaded_client()
+    if loaded is None:
+        path = fbclient.require_client_library(client_library, database=database)
+        fbclient.prepare_client(path)
+        return {"fb_library_name": path}, path, ""
+    if client_library:  # a setting that names nothing is an error even now
+        fbclient.require_client_library(client_library, database=database)
+    note = fbclient.client_switch_note(client_library, database=database)
+    if note:
+        log.warning("%s", note)
+    return {}, loaded.path, note
+
+
 def open_connection(
     database: str,
     user: str,
@@ -238,27 +298,29 @@ def open_connection(
     charset: str = "WIN1250",
     client_library: str = "",
 ) -> tuple[fdb.Connection, DatabaseLocation]:
-    """Connect with fdb; every failure becomes :class:`RaksConnectionError` (no password in it)."""
+    """Connect with fdb; every failure becomes :class:`RaksConnectionError` (no password in it).
+
+    The client library is chosen by :func:`agent.fbclient.require_client_library` the first
+    time; fdb keeps it for the life of the process (:func:`choose_client`). On Firebird 4+ the
+    session gets :data:`LEGACY_BINDS`.
+    """
     location = parse_database(database)
     # utf8params: user, password and file name travel as UTF-8 with isc_dpb_utf8_filename, so
     # Polish letters in them work whatever the OS code page (without it fdb sends them in the
     # connection charset and Firebird 3 fails with "Cannot transliterate character").
     kwargs = dict(user=user, password=password, charset=charset or None, utf8params=True)
-    if client_library or sys.platform == "win32":
-        # The setting first, then RaksSQL's Bin folder and the Firebird install folders
-        # (agent/fbclient.py). A configured path that does not exist is reported, never
-        # silently replaced (fdb would fall back to any library of the same base name).
-        from agent.fbclient import require_client_library
-
-        client_library = require_client_library(client_library, database=database)
-        kwargs["fb_library_name"] = client_library
+    client_kwargs, client_library, switch_note = choose_client(client_library, database)
+    kwargs.update(client_kwargs)
     try:
         if location.is_remote:
             conn = fdb.connect(dsn=location.dsn, **kwargs)
         else:
             conn = fdb.connect(database=location.path, **kwargs)
     except fdb.DatabaseError as exc:
-        raise connect_error(location, user, exc, password) from None
+        err = connect_error(location, user, exc, password)
+        if switch_note:
+            err = RaksConnectionError(f"{err}\n{switch_note}")
+        raise err from None
     except (OSError, fdb.Error, Exception) as exc:  # client library not found, bad charset …
         text = str(exc)
         if password:
@@ -273,6 +335,22 @@ def open_connection(
         else:
             msg = f"Nie można połączyć się z bazą RaksSQL ({location.describe()}): {text}"
         raise RaksConnectionError(msg) from None
+    try:
+        set_legacy_binds(conn)
+    except fdb.DatabaseError as exc:
+        if is_connection_lost(exc):
+            err = lost_connection_error(location, exc)
+        else:
+            err = RaksConnectionError(
+                f"Serwer Firebird {location.server() if location.is_remote else ''} nie przyjął "
+                f"ustawień zgodności typów danych (SET BIND … TO LEGACY): {error_text(exc, password)}"
+                .replace("Firebird  nie", "Firebird nie")
+            )
+        try:
+            conn.close()
+        except Exception:
+            pass
+        raise err from None
     return conn, location
 
 

@@ -40,6 +40,9 @@ _BL = re.compile(r"(^|_)BL($|_|\d)")
 _TYPES = {
     7: "SMALLINT", 8: "INTEGER", 10: "FLOAT", 12: "DATE", 13: "TIME", 14: "CHAR", 16: "BIGINT",
     23: "BOOLEAN", 27: "DOUBLE PRECISION", 35: "TIMESTAMP", 37: "VARCHAR", 261: "BLOB",
+    # Firebird 4+
+    24: "DECFLOAT(16)", 25: "DECFLOAT(34)", 26: "INT128", 28: "TIME WITH TIME ZONE",
+    29: "TIMESTAMP WITH TIME ZONE",
 }
 
 
@@ -71,7 +74,7 @@ def _matches(name: str) -> list[tuple[str, str]]:
 def _type_name(ftype, subtype, length, char_len, precision, scale) -> str:
     if ftype is None:
         return ""
-    if ftype in (7, 8, 16) and scale:
+    if ftype in (7, 8, 16, 26) and scale:
         return f"NUMERIC({precision or 18},{-scale})"
     base = _TYPES.get(ftype, f"TYP {ftype}")
     if ftype in (14, 37):

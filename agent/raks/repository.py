@@ -309,7 +309,9 @@ class RaksRepository:
         with self._lock:
             conn = self._require()
             try:
-                return str(conn.server_version)
+                # firebird_version ("LI-V5.0.4.1812 Firebird 5.0"), not server_version: Firebird 3+
+                # report the old interface version "V6.3" there, which reads like a wrong server.
+                return str(conn.firebird_version or conn.server_version).splitlines()[0]
             except fdb.DatabaseError as exc:
                 if is_connection_lost(exc):
                     raise self._lost(exc) from None

@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 import fdb
 
-from agent.raks.connection import connect_error, open_connection, parse_database
+from agent.raks.connection import choose_client, connect_error, open_connection, parse_database
 
 DEFAULT_STATUSES: tuple[tuple[int, str], ...] = (
     (1, "Nowy"),
@@ -157,7 +157,7 @@ def create_company_database(
         f"CREATE DATABASE {_sql_literal(location.dsn)} USER {_sql_literal(user)} "
         f"PASSWORD {_sql_literal(password)} PAGE_SIZE {PAGE_SIZE} DEFAULT CHARACTER SET {CHARSET}"
     )
-    kwargs = {"fb_library_name": client_library} if client_library else {}
+    kwargs, _, _ = choose_client(client_library, database)
     try:
         conn = fdb.create_database(sql, sql_dialect=3, charset=CHARSET, **kwargs)
     except fdb.DatabaseError as exc:

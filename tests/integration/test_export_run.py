@@ -3,6 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
+import pytest
+
 from agent.raks import schema
 from tests.support.export_env import (
     CUSTOM_FIELD,
@@ -11,6 +13,9 @@ from tests.support.export_env import (
     ORDER_STATUS_SENT,
     RECEIPT_SERIES,
 )
+
+# Also on Firebird 5 embedded and with the Firebird 5 client (tests/integration/test_firebird_matrix.py).
+pytestmark = pytest.mark.firebird_matrix
 
 
 def test_run_sends_every_eligible_document_exactly_once(export_env):

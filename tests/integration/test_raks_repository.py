@@ -14,6 +14,9 @@ from agent.raks.errors import ProfileError, RaksConnectionError, RowLocked
 from agent.raks.repository import Document, RaksRepository
 from agent.raks.schema import STATUS_ERROR, STATUS_NEW, STATUS_SENT, STATUS_TO_SEND
 
+# Also on Firebird 5 embedded and with the Firebird 5 client (tests/integration/test_firebird_matrix.py).
+pytestmark = pytest.mark.firebird_matrix
+
 POLISH_NUMBER = "FS 1/11/2026/MAGAZYN Łódź"
 POLISH_BUYER = "Zakład Usług Źródlanych Ślęża Sp. z o.o."
 

@@ -12,8 +12,10 @@ cannot see the source tree's Python:
 * the windowed ``raksbl`` docking its icon into a real tray under Xvfb (pystray's xorg backend,
   Pillow, Tk and the tray images from ``assets/``).
 
-The Firebird client is deliberately not bundled: on Linux the system's ``libfbclient.so.2``
-(package libfbclient2, with firebird3.0-server-core for the embedded engine) is used.
+The bundle ships a Firebird 5 client (``_internal/firebird``, from the firebird-embedded wheel)
+as the last resort of the client search; ``raksbl-cli doctor`` pointed at it reaches the
+Firebird 3 server over TCP. The demo (an embedded database) still uses the system's
+``libfbclient.so.2``, which comes first in the search on Linux.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -143,7 +146,14 @@ def test_both_executables_exist(bundle):
     assert list(internal.glob("certifi/cacert.pem")), "certifi's CA bundle is missing"
     assert list(internal.glob("ttkbootstrap/assets/*")), "ttkbootstrap's assets are missing"
     assert list(internal.glob("keyring-*.dist-info/entry_points.txt")), "keyring's backend list is missing"
-    assert not list(internal.glob("*fbclient*")), "a Firebird client was bundled (it must come from the system)"
+    assert not list(internal.glob("*fbclient*")), "the build machine's Firebird client was bundled"
+    client = internal / "firebird"
+    name = "fbclient.dll" if sys.platform == "win32" else "libfbclient.so.2"
+    assert (client / name).is_file() and (client / "firebird.msg").is_file()
+    assert list(client.glob("plugins/*[Cc]ha[Cc]ha*")), "the ChaCha wire-encryption plugin is missing"
+    assert not list(client.rglob("*[Ee]ngine13*")), "the embedded engine must not be shipped"
+    conf = (client / "firebird.conf").read_text()
+    assert "AuthClient = Srp256, Srp, Legacy_Auth" in conf and "WireCrypt = Enabled" in conf
 
 
 def test_version(bundle, tmp_path):
@@ -177,6 +187,39 @@ def test_doctor_against_the_demo(bundle, demo, tmp_path):
     assert "połączenie: OK, serwer" in proc.stdout, proc.stdout + proc.stderr
     assert "Faktury" in proc.stdout and "czeka na wysłanie:" in proc.stdout, proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_bundled_client_reaches_the_firebird3_server(bundle, demo, firebird_server, tmp_path):
+    from agent.settings import update_settings
+
+    settings_path, _state, env = demo
+    db = firebird_server.new_database()
+    try:
+        db.add_document(number="FS 1/12/2026 Łódź")
+        own = tmp_path / "raksbl.toml"
+        own.write_bytes(settings_path.read_bytes())
+        client = bundle / "_internal" / "firebird"
+        update_settings(own, {"raks.database": db.dsn, "raks.user": db.user, "raks.client_library": str(client)})
+        proc = run_cli("doctor", env=dict(env, RAKSBL_CONFIG=str(own), RAKSBL_RAKS_PASSWORD=db.password), cwd=tmp_path)
+        out = proc.stdout
+        assert re.search(r"połączenie: OK, serwer \S+ Firebird 3\.0", out), out + proc.stderr
+        assert re.search(rf"biblioteka klienta Firebird: {re.escape(str(client))}\S+ — Firebird 5\.0\.\d+ "
+                         r"\(dołączona do raksbl\)", out), out
+        assert "czeka na wysłanie: 1 (bez PDF: 0)" in out, out
+        assert proc.returncode == 0, out + proc.stderr
+        # the settings dialog's test with a changed client runs `raksbl-cli --raks-probe`
+        import json
+
+        request = {"settings": {"database": db.dsn, "user": db.user, "client_library": str(client)},
+                   "password": db.password}
+        probe = subprocess.run([str(CLI), "--raks-probe"], input=json.dumps(request).encode(), env=env,
+                               cwd=tmp_path, capture_output=True, timeout=120)
+        answer = json.loads(probe.stdout.decode("utf-8").splitlines()[-1])
+        assert answer["ok"] is True, answer
+        assert "Firebird 5.0." in answer["client"] and "dołączona do raksbl" in answer["client"]
+        assert [2, "Do wysłania"] in answer["statuses"]
+    finally:
+        db.drop()
 
 
 @pytest.mark.ui

@@ -7,6 +7,7 @@ The Windows search runs on any OS here: ``platform="win32"`` and an ``env`` whos
 from __future__ import annotations
 
 import os
+import re
 import struct
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def win(tmp_path):
         kw.setdefault("registry_dirs", lambda: [])
         kw.setdefault("find_library", lambda name: None)
         kw.setdefault("bits", 64)
+        kw.setdefault("bundled_dirs", [])
         return search_client_library(configured, **kw)
 
     search.drive = drive
@@ -121,10 +123,54 @@ def test_registered_firebird_instance_is_used(win, tmp_path):
     assert win(registry_dirs=lambda: [str(tmp_path / "D" / "FB")]).found == str(dll)
 
 
-def test_a_client_next_to_the_program_wins(win, tmp_path):
-    pe_file(win.drive / "RAKS" / "Bin" / "fbclient.dll")
+def test_raks_client_beats_the_program_folder_and_the_bundled_one(win, tmp_path):
+    raks = pe_file(win.drive / "RAKS" / "Bin" / "fbclient.dll")
+    pe_file(tmp_path / "app" / "fbclient.dll")
+    pe_file(tmp_path / "app" / "_internal" / "firebird" / "fbclient.dll")
+    result = win(program_dirs=[str(tmp_path / "app")], bundled_dirs=[str(tmp_path / "app" / "_internal" / "firebird")])
+    assert result.found == str(raks)
+
+
+def test_installed_firebird_beats_the_bundled_client(win, tmp_path):
+    installed = pe_file(win.pf / "Firebird" / "Firebird_4_0" / "fbclient.dll")
+    pe_file(tmp_path / "bundle" / "firebird" / "fbclient.dll")
+    assert win(bundled_dirs=[str(tmp_path / "bundle" / "firebird")]).found == str(installed)
+
+
+def test_bundled_client_is_the_last_resort(win, tmp_path):
     beside = pe_file(tmp_path / "app" / "fbclient.dll")
-    assert win(program_dirs=[str(tmp_path / "app")]).found == str(beside)
+    bundled = pe_file(tmp_path / "app" / "_internal" / "firebird" / "fbclient.dll")
+    bundle_dirs = [str(bundled.parent)]
+    # an administrator's copy next to raksbl.exe comes before the bundled client …
+    assert win(program_dirs=[str(beside.parent)], bundled_dirs=bundle_dirs).found == str(beside)
+    # … and with nothing else anywhere, the bundled client is used
+    result = win(program_dirs=[], bundled_dirs=bundle_dirs)
+    assert result.found == str(bundled)
+    assert result.searched[-1] == str(bundled)
+
+
+def test_32_bit_raks_client_falls_through_to_the_bundled_64_bit_one(win, tmp_path):
+    wrong = pe_file(win.drive / "RAKS" / "Bin" / "fbclient.dll", bits=32)
+    bundled = pe_file(tmp_path / "bundle" / "firebird" / "fbclient.dll", bits=64)
+    result = win(bundled_dirs=[str(bundled.parent)])
+    assert result.found == str(bundled)
+    assert result.wrong_bitness == [(str(wrong), 32)]
+
+
+def test_linux_system_client_beats_the_bundled_one(tmp_path):
+    system = tmp_path / "lib" / "libfbclient.so.2"
+    bundled = tmp_path / "bundle" / "libfbclient.so.2"
+    for lib in (system, bundled):
+        lib.parent.mkdir()
+        lib.write_bytes(b"\x7fELF")
+    kw = dict(platform="linux", program_dirs=[], find_library=lambda name: None, bundled_dirs=[str(bundled.parent)])
+    assert search_client_library(env={"LD_LIBRARY_PATH": str(system.parent)}, **kw).found == str(system)
+    fbclient_dirs = fbclient.POSIX_DIRS
+    try:
+        fbclient.POSIX_DIRS = ()
+        assert search_client_library(env={}, **kw).found == str(bundled)
+    finally:
+        fbclient.POSIX_DIRS = fbclient_dirs
 
 
 def test_32_bit_client_is_skipped_and_named(win):
@@ -215,7 +261,7 @@ def test_linux_soname_from_find_library_is_resolved_to_a_path(tmp_path, monkeypa
 def test_linux_unresolvable_soname_is_reported_not_returned(monkeypatch):
     monkeypatch.setattr(fbclient, "POSIX_DIRS", ())
     monkeypatch.setattr(fbclient, "_ldconfig_path", lambda soname: None)
-    result = search_client_library(platform="linux", env={}, program_dirs=[],
+    result = search_client_library(platform="linux", env={}, program_dirs=[], bundled_dirs=[],
                                    find_library=lambda name: "libfbclient.so.2")
     assert result.found is None
     assert "libfbclient.so.2 (ctypes.util.find_library)" in result.searched
@@ -235,3 +281,82 @@ def test_library_bits(tmp_path):
     (tmp_path / "c.dll").write_bytes(b"not a dll")
     assert library_bits(str(tmp_path / "c.dll")) is None
     assert library_bits(str(tmp_path / "missing.dll")) is None
+
+
+# ------------------------------------------------------------------ the loaded client
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("LI-V6.3.4.1812 Firebird 5.0", "5.0.4"),
+    ("WI-V6.3.11.33703 Firebird 3.0", "3.0.11"),
+    ("WI-V2.5.9.27139 Firebird 2.5", "2.5.9"),
+    ("something else", "something else"),
+])
+def test_client_version_text(raw, text):
+    assert fbclient.client_version_text(raw) == text
+
+
+def test_this_process_reports_the_client_fdb_loaded():
+    import fdb
+
+    if fbclient.loaded_client() is None:
+        fdb.load_api(find_client_library())
+    info = fbclient.loaded_client()
+    assert info is not None and os.path.isfile(info.path)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", info.version)
+    assert info.path in info.describe() and f"Firebird {info.version}" in info.describe()
+
+
+def _loaded(monkeypatch, path):
+    monkeypatch.setattr(fbclient, "loaded_client", lambda: fbclient.ClientInfo(str(path), "3.0.11", False))
+
+
+def test_switch_note_says_a_restart_is_needed_and_names_the_client_in_use(monkeypatch, tmp_path):
+    old = tmp_path / "old" / "libfbclient.so.2"
+    new = tmp_path / "new" / "libfbclient.so.2"
+    for lib in (old, new):
+        lib.parent.mkdir()
+        lib.write_bytes(b"\x7fELF")
+    _loaded(monkeypatch, old)
+    assert fbclient.client_switch_note("") == ""
+    assert fbclient.client_switch_note(str(old)) == ""
+    assert fbclient.client_switch_note(str(old.parent)) == ""          # the folder holding it
+    note = fbclient.client_switch_note(str(new))
+    assert "po ponownym uruchomieniu raksbl" in note
+    assert note.endswith(f"nadal używa „{old}”.")
+    # a setting naming nothing is not a "restart" case: connecting reports it as a wrong setting
+    assert fbclient.client_switch_note(str(tmp_path / "nie-ma" / "libfbclient.so.2")) == ""
+
+
+def test_switch_note_is_empty_before_any_client_is_loaded(monkeypatch, tmp_path):
+    monkeypatch.setattr(fbclient, "loaded_client", lambda: None)
+    assert fbclient.client_switch_note(str(tmp_path / "x.so")) == ""
+
+
+def test_prepare_client_points_firebird_at_the_bundled_client_only(monkeypatch, tmp_path):
+    bundled = tmp_path / "bundle" / "firebird" / "libfbclient.so.2"
+    other = tmp_path / "raks" / "libfbclient.so.2"
+    for lib in (bundled, other):
+        lib.parent.mkdir(parents=True)
+        lib.write_bytes(b"\x7fELF")
+    monkeypatch.setattr(fbclient, "bundled_client_dirs", lambda: [str(bundled.parent)])
+    monkeypatch.setenv("FIREBIRD", "/elsewhere")
+    fbclient.prepare_client(str(other))
+    assert os.environ["FIREBIRD"] == "/elsewhere"
+    fbclient.prepare_client(str(bundled))
+    assert os.environ["FIREBIRD"] == str(bundled.parent)
+    assert fbclient.is_bundled(str(bundled)) and not fbclient.is_bundled(str(other))
+
+
+def test_prepare_client_on_windows_adds_the_dll_folder(monkeypatch, tmp_path):
+    """Windows: fbclient.dll's msvcp140/zlib1/ICU lie beside it; the folder joins the DLL search."""
+    bundled = pe_file(tmp_path / "_internal" / "firebird" / "fbclient.dll")
+    added = []
+    monkeypatch.setattr(fbclient, "bundled_client_dirs", lambda: [str(bundled.parent)])
+    monkeypatch.setattr(fbclient.sys, "platform", "win32")
+    monkeypatch.setattr(fbclient.os, "add_dll_directory", lambda folder: added.append(folder) or object(),
+                        raising=False)
+    monkeypatch.setenv("FIREBIRD", "C:/Program Files/Firebird/Firebird_2_5")
+    fbclient.prepare_client(str(bundled))
+    assert added == [str(bundled.parent)]
+    assert os.environ["FIREBIRD"] == str(bundled.parent)   # its own firebird.conf, not 2.5's

@@ -84,3 +84,34 @@ def test_make_pdf_is_a_valid_single_page_pdf():
     assert pdf[stream.end() + length:stream.end() + length + 10] == b"\nendstream"
     assert b"(Faktura FS 1/11/2026 L\xf3dz \\(test\\)) Tj" in pdf
     assert make_pdf("a") != make_pdf("b")
+
+
+class _FakeConn:
+    def __init__(self, engine_version, firebird_version=""):
+        self.engine_version = engine_version
+        self.firebird_version = firebird_version
+        self.statements: list[str] = []
+        self.commits = 0
+
+    def execute_immediate(self, sql):
+        self.statements.append(sql)
+
+    def commit(self):
+        self.commits += 1
+
+
+@pytest.mark.parametrize("version, binds", [(2.5, False), (3.0, False), (4.0, True), (5.0, True)])
+def test_legacy_binds_only_from_firebird_4(version, binds):
+    conn = _FakeConn(version)
+    assert C.set_legacy_binds(conn) is binds
+    if binds:
+        assert conn.statements == ["SET BIND OF TIME ZONE TO LEGACY", "SET BIND OF DECFLOAT TO LEGACY",
+                                   "SET BIND OF INT128 TO LEGACY"]
+        assert conn.commits == 1
+    else:
+        assert conn.statements == [] and conn.commits == 0  # a 2.5/3.0 server rejects SET BIND
+
+
+def test_engine_major_falls_back_to_the_version_string():
+    assert C.engine_major(_FakeConn(None, "WI-V4.0.5.3140 Firebird 4.0")) == 4
+    assert C.engine_major(_FakeConn(None, "")) == 0
