@@ -8,6 +8,7 @@ were not sent (failed, in doubt, deferred, capped); 2 configuration or connectio
 from __future__ import annotations
 
 import argparse
+import codecs
 import getpass
 import logging
 import os
@@ -39,6 +40,55 @@ STATE_PL = {
     "in_doubt": "wymaga sprawdzenia",
     "skipped": "pominięty",
 }
+
+
+# Characters our messages use that a legacy console or a redirected file (cp1250 on Polish
+# Windows, ASCII under LANG=C) may lack, with what to write instead; anything else becomes "?".
+_FALLBACK = {"→": "->", "←": "<-", "—": "-", "–": "-", "„": '"', "”": '"', "…": "..."}
+
+
+def _transliterate(exc: UnicodeError):
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(_FALLBACK.get(ch, "?") for ch in bad), exc.end
+
+
+codecs.register_error("raksbl-transliterate", _transliterate)
+
+
+def make_output_safe(*streams) -> None:
+    """Never crash on a character the output's encoding lacks (the report must reach the user).
+
+    A file redirect on Polish Windows is cp1250 (no arrows), ``LANG=C`` may give ASCII: keep the
+    stream's encoding (Polish letters stay correct where it has them) and write a substitute
+    for what it cannot encode.
+    """
+    for stream in streams or (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            reconfigure(errors="raksbl-transliterate")
+        except (ValueError, OSError):  # a detached or closed stream: nothing to protect
+            pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"oczekiwano liczby całkowitej, jest {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"oczekiwano liczby większej od zera, jest {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"numer portu musi być od 1 do 65535, jest {value}")
+    return value
 
 
 def _out(text: str = "") -> None:
@@ -351,25 +401,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("send", cmd_send, "wyślij teraz dokumenty czekające na wysłanie")
     p.add_argument("--dry-run", action="store_true", help="pokaż, co zostałoby wysłane, niczego nie zmieniając")
-    p.add_argument("--limit", type=int, help="wyślij najwyżej N dokumentów")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="wyślij najwyżej N dokumentów (co najmniej 1)")
     add("doctor", cmd_doctor, "sprawdź połączenia i pokaż serie, statusy, pola")
     p = add("history", cmd_history, "ostatnie dokumenty z dziennika")
     p.add_argument("--failed", action="store_true", help="tylko błędy i dokumenty do sprawdzenia")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="pokaż najwyżej N wpisów")
     p = add("retry", cmd_retry, "wyślij ponownie dokument z dziennika (numer z 'history')")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
     p.add_argument("--yes", action="store_true", help="potwierdź ponowienie dokumentu wymagającego sprawdzenia")
     p = add("skip", cmd_skip, "nigdy nie wysyłaj dokumentu z dziennika")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
     add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
     add("init", cmd_init, "utwórz plik ustawień z szablonu")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
     p.add_argument("action", choices=["set", "delete"])
     p.add_argument("name", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
     p = add("sandbox", cmd_sandbox, "uruchom lokalną piaskownicę BaseLinker")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=_port, default=8765, help="port na 127.0.0.1 (domyślnie 8765)")
     p.add_argument("--token")
-    p.add_argument("--rpm", type=int)
+    p.add_argument("--rpm", type=_positive_int, help="limit zapytań na minutę")
     p.add_argument("--seed", help="plik JSON z danymi startowymi")
     p = add("demo", cmd_demo, "pokaz: baza demo + piaskownica + jedna wysyłka")
     p.add_argument("--keep", action="store_true", help="zostaw piaskownicę uruchomioną po pokazie")
@@ -380,6 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    make_output_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "config", None):

@@ -63,3 +63,26 @@ def test_history_skip_and_retry(export_env):
     assert sent.returncode == 0 and "wysłano" in sent.stdout
     assert len(env.invoices(order_id)) == 1 and env.status("FS", raks_id) == 3
     assert env.cli("retry", entry_id).returncode == 1  # already sent: nothing to retry
+
+
+def test_send_redirected_to_a_legacy_encoding_file_keeps_the_report(export_env, tmp_path):
+    """`raksbl-cli send > wynik.txt` on Polish Windows (cp1250, no arrows) and LANG=C (ASCII)."""
+    import subprocess
+    import sys
+
+    from tests.support.export_env import REPO_ROOT
+
+    env = export_env
+    for encoding in ("cp1250", "ascii"):
+        raks_id, order_id = env.add_doc("FS")
+        out_file = tmp_path / f"wynik-{encoding}.txt"
+        with open(out_file, "wb") as out:
+            proc_env = dict(env.env, PYTHONIOENCODING=encoding, LANG="C", LC_ALL="C")
+            result = subprocess.run([sys.executable, "-m", "agent", "send"], env=proc_env, cwd=REPO_ROOT,
+                                    stdout=out, stderr=subprocess.PIPE, timeout=120)
+        report = out_file.read_bytes().decode(encoding)
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+        assert b"Traceback" not in result.stderr
+        assert "-> BaseLinker" in report and "Podsumowanie" in report
+        assert ("wysłano: 1" if encoding == "cp1250" else "wys?ano: 1") in report
+        assert len(env.invoices(order_id)) == 1 and env.status("FS", raks_id) == 3
