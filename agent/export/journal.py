@@ -141,6 +141,16 @@ class Journal:
         assert entry is not None
         return entry
 
+    def adopt_database_key(self, old: str, new: str) -> int:
+        """Move entries keyed ``old`` to ``new`` (see export.dbkey); one already under ``new`` wins."""
+        if old == new:
+            return 0
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
+            )
+            return cur.rowcount
+
     def mark(
         self,
         entry: JournalEntry,

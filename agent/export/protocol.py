@@ -36,6 +36,7 @@ from decimal import Decimal
 from agent.baselinker.client import pdf_data_uri
 from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
+from agent.export.dbkey import database_key
 from agent.export.journal import Journal, JournalEntry
 from agent.export.orders import BLDocument, OrderBook, order_total
 from agent.raks.repository import Document, RowLocked
@@ -100,7 +101,7 @@ class DocumentExporter:
         self.run_id = run_id
         self.dry_run = dry_run
         self.orders = OrderBook(client)
-        self.database_key = settings.raks.database
+        self.database_key = database_key(settings, repo, journal)
         # Orders confirmed to belong to their document in this run: the only ones whose status
         # we may change after a failure (never touch an order that may be someone else's).
         self._verified_orders: set[int] = set()

@@ -36,6 +36,7 @@ from agent.raks.connection import (
     open_connection,
 )
 from agent.raks.errors import ProfileError, RaksConnectionError, RowLocked
+from agent.raks.identity import identity_key
 from agent.raks.profile import Profile, extract_order_id, query_key
 
 __all__ = [
@@ -302,6 +303,25 @@ class RaksRepository:
                 if is_connection_lost(exc):
                     raise self._lost(exc) from None
                 raise RaksConnectionError(f"Nie można odczytać wersji serwera Firebird: {error_text(exc)}") from None
+
+    def identity(self) -> str:
+        """The database as the server knows it (resolved file, creation time): see export.dbkey."""
+        with self._lock:
+            conn = self._require()
+            try:
+                tr = conn.trans(default_tpb=_READ_TPB)
+                cur = tr.cursor()
+                try:
+                    cur.execute("SELECT MON$DATABASE_NAME, MON$CREATION_DATE FROM MON$DATABASE")
+                    name, created = cur.fetchone()
+                finally:
+                    dispose_cursor(cur)
+                    self._end(tr)
+            except fdb.DatabaseError as exc:
+                if is_connection_lost(exc):
+                    raise self._lost(exc) from None
+                raise RaksConnectionError(f"Nie można odczytać tożsamości bazy: {error_text(exc)}") from None
+        return identity_key(_text(name), created)
 
     def pending_documents(self) -> list[Document]:
         """Documents of the configured types in a "to send" status, issued on/after not_before.

@@ -86,3 +86,20 @@ def test_send_redirected_to_a_legacy_encoding_file_keeps_the_report(export_env, 
         assert "-> BaseLinker" in report and "Podsumowanie" in report
         assert ("wysłano: 1" if encoding == "cp1250" else "wys?ano: 1") in report
         assert len(env.invoices(order_id)) == 1 and env.status("FS", raks_id) == 3
+
+
+def test_a_skip_survives_an_equivalent_rewrite_of_the_database_setting(export_env):
+    """Issue 16.1: `127.0.0.1:…` → `localhost/3050:…` is the same database; its skip still holds."""
+    env = export_env
+    raks_id, order_id = env.add_doc("FS", "FS 88/11/2026", pdf=b"")
+    assert env.cli("send").returncode == 1
+    line = next(l for l in env.cli("history").stdout.splitlines() if "FS 88/11/2026" in l)
+    assert env.cli("skip", line.split()[0]).returncode == 0
+    env.db.set_pdf("FS", raks_id, make_pdf("FS 88/11/2026"))  # now it could be sent
+
+    host, _, path = env.db.dsn.partition(":")
+    assert host == "localhost", env.db.dsn
+    env.configure(raks__database=f"127.0.0.1/3050:{path}")
+    result = env.cli("send")
+    assert "pominięto" in result.stdout, result.stdout + result.stderr
+    assert env.invoices(order_id) == [] and env.status("FS", raks_id) == 2

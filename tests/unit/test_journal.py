@@ -62,3 +62,25 @@ def test_retry_and_skip(journal):
         journal.skip(done.id)
     with pytest.raises(KeyError):
         journal.allow_retry(12345)
+
+
+def test_entries_move_from_the_setting_text_to_the_database_identity(journal):
+    """Issue 16.1: older entries keyed on the raw setting follow the database, never duplicated."""
+    skipped = journal.skip(journal.ensure("127.0.0.1:/db/F1.fdb", "FS", 1, "FS 1", 10).id)
+    journal.ensure("127.0.0.1:/db/F1.fdb", "FS", 2, "FS 2", 11)
+    journal.ensure("fb:/db/f1.fdb@x", "FS", 2, "FS 2", 11)  # already known under the identity: it wins
+    assert journal.adopt_database_key("127.0.0.1:/db/F1.fdb", "fb:/db/f1.fdb@x") == 1
+    moved = journal.get("fb:/db/f1.fdb@x", "FS", 1)
+    assert moved is not None and moved.id == skipped.id and moved.state == "skipped"
+    assert journal.adopt_database_key("same", "same") == 0
+
+
+def test_identity_key_ignores_how_a_windows_path_is_spelled():
+    import datetime as dt
+
+    from agent.raks.identity import identity_key
+
+    created = dt.datetime(2026, 1, 2, 3, 4, 5, 678)
+    assert identity_key("C:\\RAKS\\Data\\F00001.FDB", created) == identity_key("c:/raks/data/f00001.fdb", created)
+    assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/f1.fdb", created)  # POSIX: case matters
+    assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/F1.fdb", created + dt.timedelta(days=1))
