@@ -279,7 +279,9 @@ def cmd_retry(args) -> int:
         try:
             journal.allow_retry(args.id)
         except ValueError:
-            _err(f"Dokument {entry.number} został już wysłany.")
+            _err(f"Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
+                 "poprawce), ustaw w RaksSQL jego status z powrotem na „do wysłania”: PDF trafi do tego samego "
+                 "dokumentu w BaseLinker.")
             return 1
     _out(f"Dokument {entry.number} zostanie wysłany przy następnym uruchomieniu "
          "(o ile w RaksSQL ma status do wysłania).")

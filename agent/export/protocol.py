@@ -229,7 +229,7 @@ class DocumentExporter:
                 f"zamówienie {doc.order_id} ma już {kind_pl} z innym dokumentem zewnętrznym "
                 f"({foreign[0].external_number!r}) — nie nadpisuję; sprawdź zamówienie"
             )
-        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done"):
+        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done", "done"):
             raise DocumentInDoubt(
                 f"{kind_pl} BaseLinker nr id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
                 f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie"
@@ -308,8 +308,10 @@ class DocumentExporter:
         elif entry.bl_doc_id != target.id or entry.state in ("pending", "failed", "creating", "in_doubt"):
             entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
 
-        # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number).
-        if target.external_number != doc.number:
+        # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number,
+        # unless the document came back after it was sent: see _resending).
+        resend = self._resending(entry)
+        if target.external_number != doc.number or resend:
             data = pdf_data_uri(pdf)
             del pdf
             if kind == "invoice":
@@ -324,7 +326,8 @@ class DocumentExporter:
             self.orders.remember_documents(
                 kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
             )
-        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id, bl_number=target.number or None)
+        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id,
+                                  bl_number=target.number or None, message=RESEND_NOTE if resend else None)
         crash_point("after_attach")
 
         # Step 4: order field and order status (repeatable; skipped when already so).
@@ -343,7 +346,19 @@ class DocumentExporter:
         self.journal.mark(
             entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
         )
+        if resend and not note:
+            note = RESEND_NOTE
         return Outcome("sent", note or "", bl_doc_id=target.id, bl_number=target.number or None, created=created)
+
+    @staticmethod
+    def _resending(entry: JournalEntry) -> bool:
+        """The document was sent, yet the user set it back to a "to send" status.
+
+        That means "send the current PDF again" (e.g. the invoice was corrected and its printout
+        regenerated): the PDF is attached again to the same BaseLinker document, never a new one
+        (_find_target refuses when that document is gone). The journal's history keeps both.
+        """
+        return entry.state == "done"
 
     def _late_create_wait(self, entry: JournalEntry) -> float:
         """Seconds before a create whose answer timed out may be followed by another create.
@@ -411,6 +426,8 @@ class DocumentExporter:
         if target is None:
             series = self.settings.baselinker.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
             what = f"utworzy {KIND_PL[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+        elif entry.state == "done":
+            what = f"ponownie dołączy aktualny PDF do dokumentu BaseLinker {target.number or target.id}"
         elif target.external_number == doc.number:
             what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"
         else:
@@ -419,6 +436,7 @@ class DocumentExporter:
 
 
 LATE_CREATE_NOTE = "brak odpowiedzi na utworzenie (limit czasu)"
+RESEND_NOTE = "ponownie dołączono aktualny PDF (dokument wrócił do statusu do wysłania)"
 
 
 def _int(value) -> int:

@@ -2,6 +2,7 @@
 
 import re
 
+from agent.export.journal import Journal
 from agent.raks.schema import make_pdf
 
 from tests.support.export_env import INVOICE_SERIES, RECEIPT_SERIES
@@ -103,3 +104,42 @@ def test_a_skip_survives_an_equivalent_rewrite_of_the_database_setting(export_en
     result = env.cli("send")
     assert "pominięto" in result.stdout, result.stdout + result.stderr
     assert env.invoices(order_id) == [] and env.status("FS", raks_id) == 2
+
+
+def test_a_document_set_back_to_send_uploads_its_regenerated_pdf_to_the_same_document(export_env):
+    """Issue 16.3: corrected, PDF regenerated, Status back to "to send" → the new PDF, same invoice."""
+    env = export_env
+    number = "FS 90/11/2026"
+    raks_id, order_id = env.add_doc("FS", number)
+    assert env.cli("send").returncode == 0
+    [invoice] = env.invoices(order_id)
+    first_pdf = env.state.invoice_file(invoice["invoice_id"])
+
+    corrected = make_pdf("FS 90/11/2026 poprawiona")
+    assert corrected != first_pdf
+    env.db.set_pdf("FS", raks_id, corrected)
+    env.db.set_status("FS", raks_id, 2)
+    result = env.cli("send")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ponownie dołączono aktualny PDF" in result.stdout
+    assert [i["invoice_id"] for i in env.invoices(order_id)] == [invoice["invoice_id"]]  # never a second one
+    assert env.state.invoice_file(invoice["invoice_id"]) == corrected
+    assert env.status("FS", raks_id) == 3
+
+    entry_id = next(l for l in env.cli("history").stdout.splitlines() if number in l).split()[0]
+    with Journal(env.data_dir / "journal.sqlite3") as journal:
+        states = [h["state"] for h in journal.history(int(entry_id))]
+    assert states.count("attached") == 2 and states.count("done") == 2  # both uploads are recorded
+
+    again = env.cli("send")  # and it is not sent a third time
+    assert "Brak dokumentów do wysłania" in again.stdout
+
+
+def test_retry_of_a_sent_document_explains_how_to_send_it_again(export_env):
+    env = export_env
+    raks_id, _ = env.add_doc("FS", "FS 91/11/2026")
+    assert env.cli("send").returncode == 0
+    entry_id = next(l for l in env.cli("history").stdout.splitlines() if "FS 91/11/2026" in l).split()[0]
+    refused = env.cli("retry", entry_id)
+    assert refused.returncode == 1
+    assert "został już wysłany" in refused.stderr and "status" in refused.stderr and "do wysłania" in refused.stderr
