@@ -188,7 +188,7 @@ def cmd_doctor(args) -> int:
     _out(f"BaseLinker ({settings.baselinker.api_url}):")
     try:
         token = secrets.get_secret(secrets.BASELINKER_TOKEN)
-        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(settings.baselinker.requests_per_minute),
+        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(settings.baselinker.requests_per_minute, token),
                                   timeout=float(settings.baselinker.timeout_seconds))
         series = client.call("getSeries").get("series") or []
         _out("  połączenie: OK")

@@ -171,7 +171,7 @@ def run_export(
     password = secrets.get_secret(secrets.RAKS_PASSWORD)
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
-    limiter = shared_limiter(settings.baselinker.requests_per_minute)
+    limiter = shared_limiter(settings.baselinker.requests_per_minute, token)
     client = BaseLinkerClient(
         token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds), cancel=cancel
     )
