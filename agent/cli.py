@@ -110,7 +110,10 @@ def _setup_logging(settings=None, console: bool = False) -> None:
 def _load(args):
     from agent.settings import load_settings
 
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    for warning in settings.warnings:
+        _err(f"Uwaga: {warning}")
+    return settings
 
 
 def plural(n: int, one: str, few: str, many: str) -> str:

@@ -84,3 +84,11 @@ def test_make_pdf_is_a_valid_single_page_pdf():
     assert pdf[stream.end() + length:stream.end() + length + 10] == b"\nendstream"
     assert b"(Faktura FS 1/11/2026 L\xf3dz \\(test\\)) Tj" in pdf
     assert make_pdf("a") != make_pdf("b")
+
+
+def test_a_drive_letter_is_never_a_host():
+    from agent.raks.connection import parse_database
+
+    for raw in ("C:baza.fdb", "c:\\baza\\test.fdb", "D:"):
+        location = parse_database(raw)
+        assert location.host is None and location.path == raw
