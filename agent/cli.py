@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import getpass
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from agent import __version__, paths, secrets
-from agent.errors import ConfigError, RaksblError, RunAborted
+from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -166,15 +169,46 @@ def cmd_send(args) -> int:
     bus = EventBus()
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
-    summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus)
+    cancel = threading.Event()
+    with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
+        summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
+                             cancel=cancel, journal=journal)
     if not summary.results and not summary.aborted:
         _out("Brak dokumentów do wysłania.")
     for result in summary.results:
         _out(format_result_line(result))
     _out(format_summary(summary))
+    if interrupted.is_set():
+        return EXIT_INTERRUPTED
     if summary.aborted and not summary.results:
         return 2
     return 0 if summary.ok else 1
+
+
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
+
+
+@contextlib.contextmanager
+def _first_ctrl_c_cancels(cancel: threading.Event):
+    """The first Ctrl+C ends the run cleanly after the current document (the report is printed);
+    a second one stops at once. Either way the exit code is 130 and the message says "przerwano"."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        cancel.set()
+        _err("Przerywam (Ctrl+C): kończę bieżący dokument; naciśnij ponownie, aby przerwać natychmiast.")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_doctor(args) -> int:
@@ -247,7 +281,10 @@ def cmd_doctor(args) -> int:
 def _journal():
     from agent.export.journal import Journal
 
-    return Journal(paths.journal_path())
+    journal = Journal(paths.journal_path())
+    if journal.recovery_message:
+        _err(f"Uwaga: {journal.recovery_message}")
+    return journal
 
 
 def cmd_history(args) -> int:
@@ -345,8 +382,11 @@ def cmd_secret(args) -> int:
         secrets.delete_secret(args.name)
         _out("Usunięto.")
         return 0
-    value = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}: ")
-    secrets.set_secret(args.name, value)
+    value = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}: ")
+    if not value.strip():
+        _err(f"Nie podano wartości — nic nie zmieniono. Aby usunąć zapisany sekret: raksbl secret delete {args.name}")
+        return 2
+    secrets.set_secret(args.name, value.strip())
     _out("Zapisano w magazynie haseł systemu.")
     return 0
 
@@ -447,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _err(f"Błąd ustawień: {exc}")
         return 2
+    except StorageError as exc:
+        _err(f"Błąd: {exc}")
+        return 2
     except RunAborted as exc:
         _err(f"Przerwano: {exc}")
         return 2
@@ -454,8 +497,8 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"Błąd: {exc}")
         return 2
     except KeyboardInterrupt:
-        _err("Przerwano.")
-        return 130
+        _err("Przerwano (Ctrl+C).")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -369,8 +369,16 @@ def read_settings_text(path: Path, *, allow_empty: bool = False, warnings: list 
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        why = "brak uprawnień do zapisu w folderze" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise ConfigError(
+            f"Nie można zapisać pliku ustawień {path}: {why} {path.parent}. Wybierz folder, do którego masz "
+            "prawo zapisu (np. raksbl --config ŚCIEŻKA init), albo zmień uprawnienia folderu.",
+            "file",
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)

@@ -7,6 +7,7 @@ process keyring (restore with ``keyring.set_keyring(previous)``).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import keyring
@@ -17,9 +18,11 @@ from keyring.errors import PasswordDeleteError
 class JsonFileKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | None = None):
         super().__init__()
-        self.path = Path(path)
+        # Without a path (a subprocess selecting it with PYTHON_KEYRING_BACKEND), the file is
+        # named by RAKSBL_TEST_KEYRING_FILE.
+        self.path = Path(path if path is not None else os.environ["RAKSBL_TEST_KEYRING_FILE"])
 
     def _read(self) -> dict:
         try:

@@ -84,3 +84,29 @@ def test_identity_key_ignores_how_a_windows_path_is_spelled():
     assert identity_key("C:\\RAKS\\Data\\F00001.FDB", created) == identity_key("c:/raks/data/f00001.fdb", created)
     assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/f1.fdb", created)  # POSIX: case matters
     assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/F1.fdb", created + dt.timedelta(days=1))
+
+
+def test_a_full_disk_is_reported_as_such_not_as_cannot_rollback(journal):
+    """Issue 16.7: SQLITE_FULL rolls the transaction back itself; "cannot rollback" hid it."""
+    from agent.errors import StorageError
+
+    entry = journal.ensure("db", "FS", 1, "FS 1", 2)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count={pages}")  # the disk is full from now on
+    with pytest.raises(StorageError) as info:
+        for i in range(2000):
+            entry = journal.mark(entry, "failed", error="x" * 2000 + str(i))
+    assert "Brak miejsca na dysku" in str(info.value) and "rollback" not in str(info.value)
+    journal._db.execute(f"PRAGMA max_page_count={pages * 100}")  # space freed: it works again
+    assert journal.mark(entry, "failed", error="ok").error == "ok"
+
+
+def test_a_journal_file_that_is_not_a_database_is_moved_aside(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"garbage" * 1000)
+    with Journal(path) as journal:
+        assert journal.recovered_from is not None and journal.recovered_from.read_bytes().startswith(b"garbage")
+        assert "uszkodzony" in journal.recovery_message
+        assert journal.ensure("db", "FS", 1, "FS 1", 2).state == "pending"
+    with Journal(path) as again:  # a healthy journal is left alone
+        assert again.recovered_from is None and again.get("db", "FS", 1) is not None
