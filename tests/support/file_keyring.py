@@ -22,7 +22,9 @@ class JsonFileKeyring(KeyringBackend):
         super().__init__()
         # Without a path (a subprocess selecting it with PYTHON_KEYRING_BACKEND), the file is
         # named by RAKSBL_TEST_KEYRING_FILE.
-        self.path = Path(path if path is not None else os.environ["RAKSBL_TEST_KEYRING_FILE"])
+        # (keyring itself instantiates every backend class without arguments to rank them).
+        path = path if path is not None else os.environ.get("RAKSBL_TEST_KEYRING_FILE", "unset-test-keyring.json")
+        self.path = Path(path)
 
     def _read(self) -> dict:
         try:
