@@ -30,12 +30,13 @@ from agent.raks.connection import (
     DatabaseLocation,
     dispose_cursor,
     error_text,
+    gdscode,
     is_connection_lost,
     is_lock_conflict,
     lost_connection_error,
     open_connection,
 )
-from agent.raks.errors import ProfileError, RaksConnectionError, RowLocked
+from agent.raks.errors import DatabaseReadOnly, ProfileError, RaksConnectionError, RowLocked
 from agent.raks.identity import identity_key
 from agent.raks.profile import Profile, extract_order_id, query_key
 
@@ -212,6 +213,13 @@ class RaksRepository:
             return self._lost(exc)
         if is_lock_conflict(exc):
             return RowLocked(_LOCKED_MESSAGE.format(number=doc_number or "?"))
+        if gdscode(exc) == _READ_ONLY_DATABASE or "read-only database" in str(exc).lower():
+            where = self._location.describe() if self._location else "bazy RaksSQL"
+            return DatabaseReadOnly(
+                f"Baza RaksSQL ({where}) jest tylko do odczytu, a agent musi zablokować dokument i zmienić jego "
+                "status. Zdejmij atrybut „Tylko do odczytu” z pliku bazy albo przełącz bazę w tryb zapisu "
+                "(gfix -mode read_write, przy odłączonych użytkownikach) i uruchom ponownie."
+            )
         key = query_key(statement)
         return ProfileError(
             f"Zapytanie {key} nie powiodło się: {error_text(exc, self._password)}", key, statement
@@ -449,6 +457,9 @@ class RaksRepository:
             claim = Claim(self, doc, tr, current, exists=bool(rows))
             self._claims.add(claim)
             return claim
+
+
+_READ_ONLY_DATABASE = 335544765  # isc_read_only_database
 
 
 class Claim:

@@ -102,3 +102,25 @@ def test_ctrl_c_says_interrupted_prints_the_report_and_exits_130(export_env):
     assert again.returncode == 0, again.stdout + again.stderr
     for raks_id, order_id in docs:
         assert len(env.invoices(order_id)) == 1 and env.status("FS", raks_id) == 3
+
+
+def test_a_read_only_database_is_named_as_such_not_as_a_settings_error(export_env):
+    import fdb
+
+    env = export_env
+    raks_id, order_id = env.add_doc("FS")
+    env.close()
+    if env.db._admin is not None:
+        env.db._admin.close()
+    svc = fdb.services.connect(host="localhost", user=env.db.user, password=env.db.password)
+    try:
+        svc.set_access_mode(str(env.db.path), fdb.services.ACCESS_READ_ONLY)
+    finally:
+        svc.close()
+    result = env.cli("send")
+    _no_traceback(result)
+    assert result.returncode == 2, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert "Błąd ustawień" not in output
+    assert "tylko do odczytu" in output and "gfix" in output
+    assert env.invoices(order_id) == []
