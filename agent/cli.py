@@ -139,7 +139,12 @@ def format_result_line(result) -> str:
             text += f" ({outcome.reason})"
     elif outcome.reason:
         text += f": {outcome.reason}"
-    return f"{ref.doc_type:<3}{ref.number:<32} {order:<16} {text}"
+    return f"{_label(ref.doc_type, ref.number):<34} {order:<16} {text}"
+
+
+def _label(doc_type: str, number: str) -> str:
+    """"FS 12/2026" — RaksSQL numbers usually start with their type already: never "FS FS 12/2026"."""
+    return number if number.upper().startswith(doc_type.upper()) else f"{doc_type} {number}"
 
 
 def format_summary(summary) -> str:
@@ -293,13 +298,18 @@ def cmd_history(args) -> int:
     if not entries:
         _out("Dziennik jest pusty." if not args.failed else "Brak dokumentów z błędami.")
         return 0
+    rows = []
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated_at))
         detail = e.bl_number or (f"id {e.bl_doc_id}" if e.bl_doc_id else "")
         if e.state in ("failed", "in_doubt") and e.error:
             detail = e.error
-        _out(f"{e.id:>6}  {when}  {e.doc_type:<3}{e.number:<28} zam. {str(e.order_id or '?'):<12} "
-             f"{STATE_PL.get(e.state, e.state):<22} {detail}")
+        rows.append((str(e.id), when, _label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
+                     STATE_PL.get(e.state, e.state), detail))
+    # Columns as wide as their longest value: a long number or state never runs into the next one.
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        _out(f"{r[0]:>{widths[0]}}  {r[1]}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]:<{widths[4]}}  {r[5]}".rstrip())
     return 0
 
 
@@ -429,18 +439,51 @@ def cmd_run(args) -> int:
     return run_headless(args.config)
 
 
+# argparse's own words (usage, options, errors), in Polish: --help must not be half English.
+_ARGPARSE_PL = {
+    "usage: ": "użycie: ",
+    "positional arguments": "argumenty",
+    "options": "opcje",
+    "optional arguments": "opcje",
+    "show this help message and exit": "pokaż tę pomoc i zakończ",
+    "show program's version number and exit": "pokaż wersję programu i zakończ",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: błąd: %(message)s\n",
+    "the following arguments are required: %s": "brakuje wymaganych argumentów: %s",
+    "unrecognized arguments: %s": "nieznane argumenty: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "niedozwolona wartość: %(value)r (dozwolone: %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s: %(message)s",
+    "expected one argument": "oczekiwano jednej wartości",
+    "invalid %(type)s value: %(value)r": "niepoprawna wartość: %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "niejednoznaczna opcja: %(option)s pasuje do %(matches)s",
+    "not allowed with argument %s": "nie można łączyć z argumentem %s",
+    "ignored explicit argument %r": "zignorowano argument %r",
+}
+
+
+@contextlib.contextmanager
+def _polish_argparse():
+    """Translate argparse's messages while our parser runs (restored after: no global side effect)."""
+    original = argparse._  # type: ignore[attr-defined]
+    argparse._ = lambda text: _ARGPARSE_PL.get(text, original(text))  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = original  # type: ignore[attr-defined]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raksbl",
         description="Wysyła faktury i paragony z RaksSQL (z PDF) do zamówień w BaseLinker.",
     )
-    parser.add_argument("--version", action="version", version=f"raksbl {__version__}")
-    parser.add_argument("--config", help="plik ustawień (domyślnie: %s)" % paths.config_path(None))
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"raksbl {__version__}",
+                        help="pokaż wersję programu i zakończ")
+    parser.add_argument("--config", metavar="PLIK", help="plik ustawień (domyślnie: %s)" % paths.config_path(None))
+    sub = parser.add_subparsers(dest="command", metavar="POLECENIE", title="polecenia")
 
     def add(name: str, func, help_text: str):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--config", default=argparse.SUPPRESS, help="plik ustawień")
+        p.add_argument("--config", default=argparse.SUPPRESS, metavar="PLIK", help="plik ustawień")
         p.set_defaults(func=func)
         return p
 
@@ -459,13 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
     add("init", cmd_init, "utwórz plik ustawień z szablonu")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
-    p.add_argument("action", choices=["set", "delete"])
-    p.add_argument("name", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
+    p.add_argument("action", choices=["set", "delete"], metavar="set|delete",
+                   help="set: zapisz (wartość z klawiatury albo ze standardowego wejścia); delete: usuń")
+    p.add_argument("name", metavar="NAZWA", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
     p = add("sandbox", cmd_sandbox, "uruchom lokalną piaskownicę BaseLinker")
     p.add_argument("--port", type=_port, default=8765, help="port na 127.0.0.1 (domyślnie 8765)")
-    p.add_argument("--token")
+    p.add_argument("--token", help="token, który piaskownica przyjmie")
     p.add_argument("--rpm", type=_positive_int, help="limit zapytań na minutę")
-    p.add_argument("--seed", help="plik JSON z danymi startowymi")
+    p.add_argument("--seed", metavar="PLIK", help="plik JSON z danymi startowymi")
     p = add("demo", cmd_demo, "pokaz: baza demo + piaskownica + jedna wysyłka")
     p.add_argument("--keep", action="store_true", help="zostaw piaskownicę uruchomioną po pokazie")
     add("settings", cmd_settings, "otwórz okno ustawień (0 = zapisano, 1 = anulowano)")
@@ -476,8 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     make_output_safe()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    with _polish_argparse():
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if not getattr(args, "config", None):
         args.config = None
     if args.command is None:

@@ -39,6 +39,7 @@ from agent.errors import RaksblError, RunAborted
 from agent.export.dbkey import database_key
 from agent.export.journal import Journal, JournalEntry
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.notify_policy import plural
 from agent.raks.repository import Document, RowLocked
 from agent.settings import Settings
 
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 MAX_EXTERNAL_NUMBER = {"FS": 30, "PA": 20}
 KIND = {"FS": "invoice", "PA": "receipt"}
 KIND_PL = {"FS": "faktura", "PA": "paragon"}
+KIND_ACC = {"FS": "fakturę", "PA": "paragon"}  # biernik: "utworzy fakturę", "ma już paragon"
 
 
 class DocumentFailure(RaksblError):
@@ -174,8 +176,8 @@ class DocumentExporter:
         limit = MAX_EXTERNAL_NUMBER[doc.doc_type]
         if len(doc.number) > limit:
             raise DocumentFailure(
-                f"numer {doc.number!r} ma {len(doc.number)} znaków, a BaseLinker przyjmuje najwyżej {limit} "
-                f"dla pola numeru ({kind_pl})"
+                f"numer {doc.number!r} ma {len(doc.number)} {plural(len(doc.number), 'znak', 'znaki', 'znaków')}, "
+                f"a BaseLinker przyjmuje najwyżej {limit} dla pola numeru ({kind_pl})"
             )
         if not doc.has_pdf:
             raise DocumentFailure("brak PDF — wygeneruj wydruk dokumentu w RaksSQL")
@@ -226,19 +228,22 @@ class DocumentExporter:
         free = [d for d in docs if not d.has_external_file]
         if foreign and not free:
             raise DocumentFailure(
-                f"zamówienie {doc.order_id} ma już {kind_pl} z innym dokumentem zewnętrznym "
+                f"zamówienie {doc.order_id} ma już {KIND_ACC[doc.doc_type]} z innym dokumentem zewnętrznym "
                 f"({foreign[0].external_number!r}) — nie nadpisuję; sprawdź zamówienie"
             )
         if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done", "done"):
             raise DocumentInDoubt(
-                f"{kind_pl} BaseLinker nr id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
-                f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie"
+                f"{'faktura' if doc.doc_type == 'FS' else 'paragon'} BaseLinker o id {entry.bl_doc_id} "
+                f"{'utworzona' if doc.doc_type == 'FS' else 'utworzony'} wcześniej dla tego dokumentu "
+                f"{'zniknęła' if doc.doc_type == 'FS' else 'zniknął'} z zamówienia {doc.order_id} — sprawdź "
+                "zamówienie, zanim wyślesz ponownie"
             )
         if len(free) == 1:
             return free[0]
         if len(free) > 1:
             raise DocumentInDoubt(
-                f"zamówienie {doc.order_id} ma {len(free)} dokumenty BaseLinker bez pliku — nie wiem, do którego "
+                f"zamówienie {doc.order_id} ma {len(free)} {plural(len(free), 'dokument', 'dokumenty', 'dokumentów')} "
+                "BaseLinker bez pliku — nie wiem, do którego "
                 "dołączyć PDF; usuń zbędne i wyślij ponownie"
             )
         return None
@@ -425,7 +430,7 @@ class DocumentExporter:
             return Outcome("failed", str(exc))
         if target is None:
             series = self.settings.baselinker.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
-            what = f"utworzy {KIND_PL[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+            what = f"utworzy {KIND_ACC[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
         elif entry.state == "done":
             what = f"ponownie dołączy aktualny PDF do dokumentu BaseLinker {target.number or target.id}"
         elif target.external_number == doc.number:

@@ -220,5 +220,7 @@ def _abort_message(exc: Exception) -> str:
     if isinstance(exc, TransportError):
         return f"brak połączenia z BaseLinker ({exc.message}); spróbuję przy następnym uruchomieniu"
     if isinstance(exc, RaksConnectionError):
-        return f"utracono połączenie z bazą RaksSQL: {exc}"
+        text = str(exc)  # it already says what was lost and where; don't say it twice
+        return text if text.lower().startswith(("utracono", "brak połączenia", "nie można")) else (
+            f"utracono połączenie z bazą RaksSQL: {text}")
     return str(exc)

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 import fdb
 
+from agent.notify_policy import plural
 from agent.raks import profile as _profile
 from agent.raks.connection import (
     DatabaseLocation,
@@ -244,7 +245,8 @@ class RaksRepository:
                 key = query_key(name)
                 if n_in != len(spec.params):
                     raise ProfileError(
-                        f"Zapytanie {key} ma {n_in} parametr(ów) „?”, a powinno mieć {len(spec.params)}: "
+                        f"Zapytanie {key} ma {n_in} {plural(n_in, 'parametr', 'parametry', 'parametrów')} „?”, "
+                        f"a powinno mieć {len(spec.params)}: "
                         f"{', '.join(spec.params) or 'brak'} (w tej kolejności).",
                         key,
                         name,

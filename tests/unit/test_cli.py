@@ -47,3 +47,43 @@ def test_output_without_arrows_or_polish_letters_does_not_crash(encoding):
         assert text == "FS 1/2026  wysłano -> BaseLinker 7/11/2026 — żółć\n"
     else:
         assert text == "FS 1/2026  wys?ano -> BaseLinker 7/11/2026 - ????\n"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["send", "--help"], ["secret", "--help"], ["history", "--help"]])
+def test_help_is_polish(argv, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    out = capsys.readouterr().out
+    assert "użycie:" in out and "pokaż tę pomoc" in out
+    for english in ("usage:", "show this help", "options:", "positional arguments", "show program's"):
+        assert english not in out
+
+
+def test_argparse_is_left_english_for_everyone_else():
+    import argparse
+
+    cli.build_parser()
+    assert argparse._("usage: ") == "usage: "  # type: ignore[attr-defined]
+
+
+def test_a_result_line_never_repeats_the_document_type():
+    from types import SimpleNamespace
+
+    from agent.export.events import DocumentRef
+    from agent.export.protocol import Outcome
+
+    line = cli.format_result_line(SimpleNamespace(ref=DocumentRef("FS", 1, "FS 1/11/2026", 7),
+                                                  outcome=Outcome("sent", bl_number="1/11/2026")))
+    assert line.startswith("FS 1/11/2026 ") and "FS FS" not in line
+    bare = cli.format_result_line(SimpleNamespace(ref=DocumentRef("PA", 2, "12/2026", 8), outcome=Outcome("failed", "x")))
+    assert bare.startswith("PA 12/2026 ")
+
+
+def test_a_lost_connection_is_not_said_twice():
+    from agent.export.run import _abort_message
+    from agent.raks.errors import RaksConnectionError
+
+    msg = _abort_message(RaksConnectionError("Utracono połączenie z serwerem localhost:3050 (RaksSQL) — serwer zatrzymany"))
+    assert msg.lower().count("utracono połączenie") == 1
+    other = _abort_message(RaksConnectionError("gds 335544721"))
+    assert other.startswith("utracono połączenie z bazą RaksSQL")

@@ -350,7 +350,7 @@ class SettingsWindow(Window):
         r = self._row(tab, 0, "Automatycznie", "sync.auto", auto)
         r = self._row(tab, r, "Co ile sekund", "sync.interval_seconds", self._spin(tab, p.MIN_INTERVAL, 86400),
                       note=f"Co ile sekund agent sprawdza, czy w RaksSQL czekają dokumenty (najmniej {p.MIN_INTERVAL}).")
-        r = self._row(tab, r, "Najwięcej dokumentów na raz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
+        r = self._row(tab, r, "Najwięcej dokumentów naraz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
                       note="0 = bez limitu.")
         self._row(tab, r, "Powiadomienia", "sync.notifications", self._combo(tab, width=18))
 
