@@ -5,6 +5,7 @@ writes the file (comments kept) and the keyring. Screenshots of every tab go to 
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import time
@@ -230,9 +231,18 @@ def test_raksbl_settings_subcommand_opens_the_dialog(display, tmp_path, file_key
     assert not config.exists()
 
 
-def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path, file_keyring):
+def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path, file_keyring, monkeypatch):
     """Issue 16.9: BaseLinker unreachable: one Polish message, no growing window, Save works."""
     import socket
+
+    from agent.baselinker import ratelimit
+
+    # A fresh process-wide request budget: the earlier tests of this module used this one's.
+    monkeypatch.setattr(ratelimit, "_shared", None)
+    monkeypatch.setattr(ratelimit, "_ledger_token", None)
+    # Tk variables of the earlier tests' windows must be collected here, on the Tk thread: if the
+    # look-up thread collects them, each Variable.__del__ waits for the Tk main loop (seconds).
+    gc.collect()
 
     from agent.settings import write_default_settings
 
