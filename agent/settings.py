@@ -106,7 +106,7 @@ DEFAULT_SETTINGS_TEXT = """\
 
 [baselinker]
 api_url = "https://api.baselinker.com/connector.php"
-requests_per_minute = 100        # per token, shared by all raksbl processes; lower it when another tool uses the token
+requests_per_minute = 100        # budget for this agent; lower it when the token is shared
 invoice_series_id = 0            # getSeries type INVOICE
 receipt_series_id = 0            # getSeries type RECEIPT
 number_field = "none"            # none | extra_field_1 | extra_field_2 | custom:<extra_field_id>

@@ -306,3 +306,13 @@ def test_a_broken_settings_file_at_start_is_named_not_called_unconfigured(env):
     h.app.autosync.refresh_settings()
     notice = h.app.unconfigured_notice(h.app.autosync.state())
     assert notice.title == "Błąd ustawień" and "raks.status_after_send" in notice.body
+
+
+def test_a_settings_file_that_is_not_text_is_named_at_start_not_a_crash(env):
+    """Issue 16.5: a non-UTF-8 / binary file killed the tray with no icon and no message."""
+    h = make_app(env, configured=False)
+    h.cfg.write_bytes(b"\xff\xfe\x00\x00\x01\x02garbage\x00" * 20)
+    h.app.settings_source.invalidate()
+    h.app.autosync.refresh_settings()
+    notice = h.app.unconfigured_notice(h.app.autosync.state())
+    assert notice.title == "Błąd ustawień" and str(h.cfg) in notice.body
