@@ -5,7 +5,6 @@ writes the file (comments kept) and the keyring. Screenshots of every tab go to 
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import time
@@ -240,9 +239,6 @@ def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path
     # A fresh process-wide request budget: the earlier tests of this module used this one's.
     monkeypatch.setattr(ratelimit, "_shared", None)
     monkeypatch.setattr(ratelimit, "_ledger_token", None)
-    # Tk variables of the earlier tests' windows must be collected here, on the Tk thread: if the
-    # look-up thread collects them, each Variable.__del__ waits for the Tk main loop (seconds).
-    gc.collect()
 
     from agent.settings import write_default_settings
 
