@@ -143,3 +143,19 @@ def test_retry_of_a_sent_document_explains_how_to_send_it_again(export_env):
     refused = env.cli("retry", entry_id)
     assert refused.returncode == 1
     assert "został już wysłany" in refused.stderr and "status" in refused.stderr and "do wysłania" in refused.stderr
+
+
+def test_send_counts_its_requests_in_the_shared_budget_of_the_data_dir(export_env):
+    """Issue 16.4: a terminal `send` records its BaseLinker requests where the tray sees them."""
+    import sqlite3
+
+    from tests.support.export_env import TOKEN
+
+    env = export_env
+    env.add_doc("FS")
+    assert env.cli("send").returncode == 0
+    ledger = env.data_dir / "request-budget.sqlite3"
+    with sqlite3.connect(ledger) as db:
+        (count,) = db.execute("SELECT COUNT(*) FROM slots").fetchone()
+    assert count == len(env.state.calls) > 0  # every request of that process, still in the window
+    assert TOKEN.encode() not in ledger.read_bytes()
