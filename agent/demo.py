@@ -170,7 +170,7 @@ def run_demo(keep_running: bool = False, base: Path | None = None) -> int:
         invoices, receipts = snapshot.get("invoices", []), snapshot.get("receipts", [])
         print(f"\nW piaskownicy: {len(invoices)} {plural(len(invoices), 'faktura', 'faktury', 'faktur')}, "
               f"{len(receipts)} {plural(len(receipts), 'paragon', 'paragony', 'paragonów')}, "
-              f"z PDF z RaksSQL: {sum(1 for i in invoices if i.get('external_invoice_number'))}.")
+              f"w tym faktury z PDF z RaksSQL: {sum(1 for i in invoices if i.get('external_invoice_number'))}.")
         print(f"Pliki demo: {base}  (ustawienia: {settings_path})")
         if keep_running:
             print(f"\nPiaskownica działa dalej: RAKSBL_CONFIG={settings_path} "
