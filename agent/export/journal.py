@@ -96,6 +96,8 @@ class Journal:
         #: Where a corrupted journal found on opening was moved (kept for inspection), else None.
         self.recovered_from: Path | None = None
         try:
+            if _damage_marker(self.path).exists():  # found damaged while in use (see _storage)
+                raise sqlite3.DatabaseError("database disk image is malformed (found during use)")
             self._db = self._open()
         except sqlite3.DatabaseError as exc:
             if not _is_corruption(exc):
@@ -115,9 +117,8 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=30000")
-            db.executescript(_SCHEMA)
-            if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("database disk image is malformed (quick_check)")
+            db.executescript(_SCHEMA)  # reads the schema: a file that is not a journal fails here
+            db.execute("SELECT COUNT(*) FROM documents").fetchone()
         except BaseException:
             db.close()
             raise
@@ -154,14 +155,14 @@ class Journal:
         return JournalEntry(**data)
 
     def get(self, database: str, doc_type: str, raks_id: int) -> JournalEntry | None:
-        with self._lock:
+        with self._lock, _storage(self.path):
             row = self._db.execute(
                 "SELECT * FROM documents WHERE database=? AND doc_type=? AND raks_id=?", (database, doc_type, raks_id)
             ).fetchone()
         return self._entry(row)
 
     def by_id(self, entry_id: int) -> JournalEntry | None:
-        with self._lock:
+        with self._lock, _storage(self.path):
             row = self._db.execute("SELECT * FROM documents WHERE id=?", (entry_id,)).fetchone()
         return self._entry(row)
 
@@ -238,14 +239,14 @@ class Journal:
 
     def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
         where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""
-        with self._lock:
+        with self._lock, _storage(self.path):
             rows = self._db.execute(
                 f"SELECT * FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [self._entry(r) for r in rows]  # type: ignore[misc]
 
     def history(self, entry_id: int) -> list[dict]:
-        with self._lock:
+        with self._lock, _storage(self.path):
             rows = self._db.execute("SELECT * FROM history WHERE doc=? ORDER BY id", (entry_id,)).fetchall()
         return [dict(r) for r in rows]
 
@@ -276,6 +277,10 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text
 
 
+def _damage_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".uszkodzony")
+
+
 def _move_aside(path: Path) -> Path:
     """Keep a damaged journal (and its WAL) next to the new one, under a dated name."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -285,6 +290,7 @@ def _move_aside(path: Path) -> Path:
         n += 1
         target = path.with_name(f"{path.name}.uszkodzony-{stamp}-{n}")
     try:
+        _damage_marker(path).unlink(missing_ok=True)
         path.replace(target)
         for suffix in ("-wal", "-shm"):
             side = path.with_name(path.name + suffix)
@@ -322,3 +328,12 @@ def _storage(path: Path):
         yield
     except sqlite3.OperationalError as exc:
         raise _storage_error(path, exc) from None
+    except sqlite3.DatabaseError as exc:  # damaged under a running agent: moved aside on the next open
+        try:
+            _damage_marker(path).touch()
+        except OSError:
+            pass
+        raise StorageError(
+            f"Dziennik raksbl {path} jest uszkodzony ({exc}). Uruchom raksbl ponownie: uszkodzony dziennik "
+            "zostanie odłożony, a przed wysłaniem czegokolwiek agent sprawdzi zamówienia w BaseLinker."
+        ) from None

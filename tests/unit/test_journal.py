@@ -1,5 +1,6 @@
 """Journal: durable recovery points, history, and the user's retry/skip actions."""
 
+import sqlite3
 import subprocess
 import sys
 
@@ -110,3 +111,19 @@ def test_a_journal_file_that_is_not_a_database_is_moved_aside(tmp_path):
         assert journal.ensure("db", "FS", 1, "FS 1", 2).state == "pending"
     with Journal(path) as again:  # a healthy journal is left alone
         assert again.recovered_from is None and again.get("db", "FS", 1) is not None
+
+
+def test_damage_found_during_use_moves_the_journal_aside_on_the_next_open(tmp_path):
+    from agent.errors import StorageError
+    from agent.export import journal as journal_mod
+
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as journal:
+        entry = journal.ensure("db", "FS", 1, "FS 1", 2)
+        with pytest.raises(StorageError, match="uszkodzony"):
+            with journal_mod._storage(journal.path):
+                raise sqlite3.DatabaseError("database disk image is malformed")
+    with Journal(path) as again:
+        assert again.recovered_from is not None and again.get("db", "FS", 1) is None
+        assert not journal_mod._damage_marker(path).exists()
+    del entry
