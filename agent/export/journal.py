@@ -185,7 +185,7 @@ class Journal:
         """Move entries keyed ``old`` to ``new`` (see export.dbkey); one already under ``new`` wins."""
         if old == new:
             return 0
-        with self._lock:
+        with self._lock, _storage(self.path):
             cur = self._db.execute(
                 "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
             )
