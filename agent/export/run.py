@@ -130,7 +130,7 @@ def _export_all(exporter: DocumentExporter, documents: list[Document], summary: 
             for index, doc in enumerate(chunk):
                 if cancel.is_set():
                     summary.not_attempted += len(documents) - start - index
-                    return "przerwano: agent kończy pracę"
+                    return STOPPED
                 claim = claims.pop(doc.key, None)
                 try:
                     outcome = claim if isinstance(claim, Outcome) else exporter.export(doc, claim)
@@ -214,9 +214,13 @@ def run_export(
     return summary
 
 
+# Said after "Przerwano:" (CLI) or alone (tray): never "przerwano" twice.
+STOPPED = "na żądanie (Ctrl+C albo zamknięcie agenta); pozostałe dokumenty wyślę przy następnym uruchomieniu"
+
+
 def _abort_message(exc: Exception) -> str:
     if isinstance(exc, Cancelled):
-        return "przerwano: agent kończy pracę"
+        return STOPPED
     if isinstance(exc, TransportError):
         return f"brak połączenia z BaseLinker ({exc.message}); spróbuję przy następnym uruchomieniu"
     if isinstance(exc, RaksConnectionError):

@@ -96,7 +96,8 @@ def test_ctrl_c_says_interrupted_prints_the_report_and_exits_130(export_env):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
     assert "Traceback" not in err and "utracono połączenie" not in (out + err).lower()
-    assert "Przerywam (Ctrl+C)" in err and "Podsumowanie" in out and "Przerwano" in out
+    assert "Przerywam (Ctrl+C)" in err and "Podsumowanie" in out and "Przerwano: na żądanie" in out
+    assert (out + err).lower().count("przerwano") == 1  # said once
 
     again = env.cli("send")  # the rest goes on the next run, each exactly once
     assert again.returncode == 0, again.stdout + again.stderr
