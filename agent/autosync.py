@@ -323,6 +323,9 @@ class AutoSync:
             if settings is not None and settings == self._settings and error == self._config_error:
                 self._settings = settings
                 return
+            # Working settings that broke (the file was edited badly while we run) stop the
+            # timer: say so once, naming the setting, rather than going quiet.
+            newly_broken = settings is None and error and self._settings is not None
             self._settings, self._config_error = settings, error
             if settings is None:
                 if error:
@@ -334,6 +337,8 @@ class AutoSync:
                 self._set_interval_locked(settings.sync.interval_seconds)
                 self._update_job()
         self._publish_state()
+        if newly_broken:
+            self.bus.publish(RunError("auto", "config", f"Automatyczna synchronizacja wstrzymana: {error}"))
 
     def pause(self) -> None:
         """Stop the timer (a run in progress finishes; manual runs still work)."""

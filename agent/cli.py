@@ -8,15 +8,19 @@ were not sent (failed, in doubt, deferred, capped); 2 configuration or connectio
 from __future__ import annotations
 
 import argparse
+import codecs
+import contextlib
 import getpass
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from agent import __version__, paths, secrets
-from agent.errors import ConfigError, RaksblError, RunAborted
+from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,55 @@ STATE_PL = {
 }
 
 
+# Characters our messages use that a legacy console or a redirected file (cp1250 on Polish
+# Windows, ASCII under LANG=C) may lack, with what to write instead; anything else becomes "?".
+_FALLBACK = {"→": "->", "←": "<-", "—": "-", "–": "-", "„": '"', "”": '"', "…": "..."}
+
+
+def _transliterate(exc: UnicodeError):
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(_FALLBACK.get(ch, "?") for ch in bad), exc.end
+
+
+codecs.register_error("raksbl-transliterate", _transliterate)
+
+
+def make_output_safe(*streams) -> None:
+    """Never crash on a character the output's encoding lacks (the report must reach the user).
+
+    A file redirect on Polish Windows is cp1250 (no arrows), ``LANG=C`` may give ASCII: keep the
+    stream's encoding (Polish letters stay correct where it has them) and write a substitute
+    for what it cannot encode.
+    """
+    for stream in streams or (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None:
+            continue
+        try:
+            reconfigure(errors="raksbl-transliterate")
+        except (ValueError, OSError):  # a detached or closed stream: nothing to protect
+            pass
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"oczekiwano liczby całkowitej, jest {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"oczekiwano liczby większej od zera, jest {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"numer portu musi być od 1 do 65535, jest {value}")
+    return value
+
+
 def _out(text: str = "") -> None:
     print(text, flush=True)
 
@@ -60,7 +113,10 @@ def _setup_logging(settings=None, console: bool = False) -> None:
 def _load(args):
     from agent.settings import load_settings
 
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    for warning in settings.warnings:
+        _err(f"Uwaga: {warning}")
+    return settings
 
 
 def plural(n: int, one: str, few: str, many: str) -> str:
@@ -83,7 +139,12 @@ def format_result_line(result) -> str:
             text += f" ({outcome.reason})"
     elif outcome.reason:
         text += f": {outcome.reason}"
-    return f"{ref.doc_type:<3}{ref.number:<32} {order:<16} {text}"
+    return f"{_label(ref.doc_type, ref.number):<34} {order:<16} {text}"
+
+
+def _label(doc_type: str, number: str) -> str:
+    """"FS 12/2026" — RaksSQL numbers usually start with their type already: never "FS FS 12/2026"."""
+    return number if number.upper().startswith(doc_type.upper()) else f"{doc_type} {number}"
 
 
 def format_summary(summary) -> str:
@@ -113,15 +174,46 @@ def cmd_send(args) -> int:
     bus = EventBus()
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
-    summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus)
+    cancel = threading.Event()
+    with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
+        summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
+                             cancel=cancel, journal=journal)
     if not summary.results and not summary.aborted:
         _out("Brak dokumentów do wysłania.")
     for result in summary.results:
         _out(format_result_line(result))
     _out(format_summary(summary))
+    if interrupted.is_set():
+        return EXIT_INTERRUPTED
     if summary.aborted and not summary.results:
         return 2
     return 0 if summary.ok else 1
+
+
+EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
+
+
+@contextlib.contextmanager
+def _first_ctrl_c_cancels(cancel: threading.Event):
+    """The first Ctrl+C ends the run cleanly after the current document (the report is printed);
+    a second one stops at once. Either way the exit code is 130 and the message says "przerwano"."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        cancel.set()
+        _err("Przerywam (Ctrl+C): kończę bieżący dokument; naciśnij ponownie, aby przerwać natychmiast.")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def cmd_doctor(args) -> int:
@@ -138,7 +230,7 @@ def cmd_doctor(args) -> int:
     _out(f"BaseLinker ({settings.baselinker.api_url}):")
     try:
         token = secrets.get_secret(secrets.BASELINKER_TOKEN)
-        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(settings.baselinker.requests_per_minute),
+        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(settings.baselinker.requests_per_minute, token),
                                   timeout=float(settings.baselinker.timeout_seconds))
         series = client.call("getSeries").get("series") or []
         _out("  połączenie: OK")
@@ -208,7 +300,10 @@ def _client_description() -> str:
 def _journal():
     from agent.export.journal import Journal
 
-    return Journal(paths.journal_path())
+    journal = Journal(paths.journal_path())
+    if journal.recovery_message:
+        _err(f"Uwaga: {journal.recovery_message}")
+    return journal
 
 
 def cmd_history(args) -> int:
@@ -217,13 +312,18 @@ def cmd_history(args) -> int:
     if not entries:
         _out("Dziennik jest pusty." if not args.failed else "Brak dokumentów z błędami.")
         return 0
+    rows = []
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated_at))
         detail = e.bl_number or (f"id {e.bl_doc_id}" if e.bl_doc_id else "")
         if e.state in ("failed", "in_doubt") and e.error:
             detail = e.error
-        _out(f"{e.id:>6}  {when}  {e.doc_type:<3}{e.number:<28} zam. {str(e.order_id or '?'):<12} "
-             f"{STATE_PL.get(e.state, e.state):<22} {detail}")
+        rows.append((str(e.id), when, _label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
+                     STATE_PL.get(e.state, e.state), detail))
+    # Columns as wide as their longest value: a long number or state never runs into the next one.
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        _out(f"{r[0]:>{widths[0]}}  {r[1]}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]:<{widths[4]}}  {r[5]}".rstrip())
     return 0
 
 
@@ -243,7 +343,9 @@ def cmd_retry(args) -> int:
         try:
             journal.allow_retry(args.id)
         except ValueError:
-            _err(f"Dokument {entry.number} został już wysłany.")
+            _err(f"Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
+                 "poprawce), ustaw w RaksSQL jego status z powrotem na „do wysłania”: PDF trafi do tego samego "
+                 "dokumentu w BaseLinker.")
             return 1
     _out(f"Dokument {entry.number} zostanie wysłany przy następnym uruchomieniu "
          "(o ile w RaksSQL ma status do wysłania).")
@@ -337,8 +439,11 @@ def cmd_secret(args) -> int:
         secrets.delete_secret(args.name)
         _out("Usunięto.")
         return 0
-    value = sys.stdin.readline().rstrip("\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}: ")
-    secrets.set_secret(args.name, value)
+    value = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}: ")
+    if not value.strip():
+        _err(f"Nie podano wartości — nic nie zmieniono. Aby usunąć zapisany sekret: raksbl secret delete {args.name}")
+        return 2
+    secrets.set_secret(args.name, value.strip())
     _out("Zapisano w magazynie haseł systemu.")
     return 0
 
@@ -381,33 +486,66 @@ def cmd_run(args) -> int:
     return run_headless(args.config)
 
 
+# argparse's own words (usage, options, errors), in Polish: --help must not be half English.
+_ARGPARSE_PL = {
+    "usage: ": "użycie: ",
+    "positional arguments": "argumenty",
+    "options": "opcje",
+    "optional arguments": "opcje",
+    "show this help message and exit": "pokaż tę pomoc i zakończ",
+    "show program's version number and exit": "pokaż wersję programu i zakończ",
+    "%(prog)s: error: %(message)s\n": "%(prog)s: błąd: %(message)s\n",
+    "the following arguments are required: %s": "brakuje wymaganych argumentów: %s",
+    "unrecognized arguments: %s": "nieznane argumenty: %s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "niedozwolona wartość: %(value)r (dozwolone: %(choices)s)",
+    "argument %(argument_name)s: %(message)s": "argument %(argument_name)s: %(message)s",
+    "expected one argument": "oczekiwano jednej wartości",
+    "invalid %(type)s value: %(value)r": "niepoprawna wartość: %(value)r",
+    "ambiguous option: %(option)s could match %(matches)s": "niejednoznaczna opcja: %(option)s pasuje do %(matches)s",
+    "not allowed with argument %s": "nie można łączyć z argumentem %s",
+    "ignored explicit argument %r": "zignorowano argument %r",
+}
+
+
+@contextlib.contextmanager
+def _polish_argparse():
+    """Translate argparse's messages while our parser runs (restored after: no global side effect)."""
+    original = argparse._  # type: ignore[attr-defined]
+    argparse._ = lambda text: _ARGPARSE_PL.get(text, original(text))  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._ = original  # type: ignore[attr-defined]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raksbl",
         description="Wysyła faktury i paragony z RaksSQL (z PDF) do zamówień w BaseLinker.",
     )
-    parser.add_argument("--version", action="version", version=f"raksbl {__version__}")
-    parser.add_argument("--config", help="plik ustawień (domyślnie: %s)" % paths.config_path(None))
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"raksbl {__version__}",
+                        help="pokaż wersję programu i zakończ")
+    parser.add_argument("--config", metavar="PLIK", help="plik ustawień (domyślnie: %s)" % paths.config_path(None))
+    sub = parser.add_subparsers(dest="command", metavar="POLECENIE", title="polecenia")
 
     def add(name: str, func, help_text: str):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--config", default=argparse.SUPPRESS, help="plik ustawień")
+        p.add_argument("--config", default=argparse.SUPPRESS, metavar="PLIK", help="plik ustawień")
         p.set_defaults(func=func)
         return p
 
     p = add("send", cmd_send, "wyślij teraz dokumenty czekające na wysłanie")
     p.add_argument("--dry-run", action="store_true", help="pokaż, co zostałoby wysłane, niczego nie zmieniając")
-    p.add_argument("--limit", type=int, help="wyślij najwyżej N dokumentów")
+    p.add_argument("--limit", type=_positive_int, metavar="N", help="wyślij najwyżej N dokumentów (co najmniej 1)")
     add("doctor", cmd_doctor, "sprawdź połączenia i pokaż serie, statusy, pola")
     p = add("history", cmd_history, "ostatnie dokumenty z dziennika")
     p.add_argument("--failed", action="store_true", help="tylko błędy i dokumenty do sprawdzenia")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="pokaż najwyżej N wpisów")
     p = add("retry", cmd_retry, "wyślij ponownie dokument z dziennika (numer z 'history')")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
     p.add_argument("--yes", action="store_true", help="potwierdź ponowienie dokumentu wymagającego sprawdzenia")
     p = add("skip", cmd_skip, "nigdy nie wysyłaj dokumentu z dziennika")
-    p.add_argument("id", type=int)
+    p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
     p = add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
     p.add_argument("--propose", action="store_true", help="zaproponuj cały profil (z uzasadnieniem), tylko odczyt")
     p.add_argument("--write", action="store_true", help="zapisz propozycję w pliku ustawień i sprawdź ją jak doctor")
@@ -417,13 +555,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order-id", help="wybierz inną kolumnę numeru zamówienia (np. GM_FS.SYGNATURA)")
     add("init", cmd_init, "utwórz plik ustawień z szablonu")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
-    p.add_argument("action", choices=["set", "delete"])
-    p.add_argument("name", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
+    p.add_argument("action", choices=["set", "delete"], metavar="set|delete",
+                   help="set: zapisz (wartość z klawiatury albo ze standardowego wejścia); delete: usuń")
+    p.add_argument("name", metavar="NAZWA", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
     p = add("sandbox", cmd_sandbox, "uruchom lokalną piaskownicę BaseLinker")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--token")
-    p.add_argument("--rpm", type=int)
-    p.add_argument("--seed", help="plik JSON z danymi startowymi")
+    p.add_argument("--port", type=_port, default=8765, help="port na 127.0.0.1 (domyślnie 8765)")
+    p.add_argument("--token", help="token, który piaskownica przyjmie")
+    p.add_argument("--rpm", type=_positive_int, help="limit zapytań na minutę")
+    p.add_argument("--seed", metavar="PLIK", help="plik JSON z danymi startowymi")
     p = add("demo", cmd_demo, "pokaz: baza demo + piaskownica + jedna wysyłka")
     p.add_argument("--keep", action="store_true", help="zostaw piaskownicę uruchomioną po pokazie")
     add("settings", cmd_settings, "otwórz okno ustawień (0 = zapisano, 1 = anulowano)")
@@ -438,8 +577,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent.raks.probe import child_main
 
         return child_main()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    make_output_safe()
+    with _polish_argparse():
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if not getattr(args, "config", None):
         args.config = None
     if args.command is None:
@@ -449,6 +590,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         _err(f"Błąd ustawień: {exc}")
         return 2
+    except StorageError as exc:
+        _err(f"Błąd: {exc}")
+        return 2
     except RunAborted as exc:
         _err(f"Przerwano: {exc}")
         return 2
@@ -456,8 +600,8 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"Błąd: {exc}")
         return 2
     except KeyboardInterrupt:
-        _err("Przerwano.")
-        return 130
+        _err("Przerwano (Ctrl+C).")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from agent import paths, secrets
+from agent.notify_policy import plural
 
 DEMO_TOKEN = "demo-token-0000"
 DEMO_PASSWORD = "masterkey"
@@ -167,8 +168,9 @@ def run_demo(keep_running: bool = False, base: Path | None = None) -> int:
             print(format_summary(second))
         snapshot = state.snapshot()
         invoices, receipts = snapshot.get("invoices", []), snapshot.get("receipts", [])
-        print(f"\nW piaskownicy: {len(invoices)} faktur, {len(receipts)} paragonów, "
-              f"{sum(1 for i in invoices if i.get('external_invoice_number'))} faktur z PDF z RaksSQL.")
+        print(f"\nW piaskownicy: {len(invoices)} {plural(len(invoices), 'faktura', 'faktury', 'faktur')}, "
+              f"{len(receipts)} {plural(len(receipts), 'paragon', 'paragony', 'paragonów')}, "
+              f"w tym faktury z PDF z RaksSQL: {sum(1 for i in invoices if i.get('external_invoice_number'))}.")
         print(f"Pliki demo: {base}  (ustawienia: {settings_path})")
         if keep_running:
             print(f"\nPiaskownica działa dalej: RAKSBL_CONFIG={settings_path} "

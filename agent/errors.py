@@ -33,6 +33,10 @@ class RunAborted(RaksblError):
     """The whole run must stop: authentication failed, a connection is gone."""
 
 
+class StorageError(RunAborted):
+    """The agent's own files cannot be used (data folder without access, disk full, ...)."""
+
+
 class Cancelled(RaksblError):
     """A wait was interrupted because the agent is stopping."""
 

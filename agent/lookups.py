@@ -109,7 +109,7 @@ def load_baselinker_catalog(
     from agent.baselinker.client import BaseLinkerClient
     from agent.baselinker.ratelimit import shared_limiter
 
-    client = BaseLinkerClient(token, api_url, shared_limiter(requests_per_minute), timeout=timeout,
+    client = BaseLinkerClient(token, api_url, shared_limiter(requests_per_minute, token), timeout=timeout,
                               connect_timeout=min(timeout, 10.0), cancel=cancel)
     series = tuple(
         Series(int(s["id"]), str(s.get("type", "")), str(s.get("name", "")), str(s.get("format", "")))

@@ -30,8 +30,26 @@ def data_dir() -> Path:
     """The directory holding the journal and logs (created on demand)."""
     env = os.environ.get("RAKSBL_DATA_DIR")
     path = Path(env).expanduser() if env else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
+    _make_dir(path)
     return path
+
+
+def _make_dir(path: Path) -> None:
+    """mkdir -p; no access or another OS error is a StorageError saying what to do."""
+    from agent.errors import StorageError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise StorageError(
+            f"Brak dostępu do folderu danych raksbl {path} (dziennik i logi). Nadaj sobie prawo zapisu do "
+            "tego folderu albo wskaż inny zmienną środowiskową RAKSBL_DATA_DIR."
+        ) from None
+    except OSError as exc:
+        raise StorageError(
+            f"Nie można utworzyć folderu danych raksbl {path}: {exc.strerror or exc}. "
+            "Wskaż inny zmienną środowiskową RAKSBL_DATA_DIR."
+        ) from None
 
 
 def journal_path() -> Path:
@@ -40,5 +58,5 @@ def journal_path() -> Path:
 
 def log_dir() -> Path:
     path = data_dir() / "logs"
-    path.mkdir(parents=True, exist_ok=True)
+    _make_dir(path)
     return path

@@ -60,16 +60,33 @@ def _never_log(value: str) -> None:
     register_secret(value)
 
 
+class KeyringUnavailable(ConfigError):
+    """The OS keyring cannot store secrets here (e.g. Linux without a secret service)."""
+
+
+def _keyring_unavailable(name: str, exc: Exception) -> KeyringUnavailable:
+    log.warning("OS keyring unavailable for %s: %s", name, type(exc).__name__)
+    return KeyringUnavailable(
+        f"Systemowy magazyn haseł jest niedostępny ({type(exc).__name__}), więc nie można w nim zapisać: "
+        f"{_DESCRIPTION[name]}. Ustaw zamiast tego zmienną środowiskową {_ENV[name]} (np. w usłudze albo "
+        "skrócie uruchamiającym raksbl) albo zainstaluj magazyn haseł (w Linuksie: gnome-keyring / KWallet).",
+        key=f"secret:{name}",
+    )
+
+
 def set_secret(name: str, value: str) -> None:
     """Store ``value`` in the OS keyring (an empty value deletes it)."""
     import keyring
 
     if name not in _ENV:
         raise KeyError(name)
-    if value:
-        keyring.set_password(SERVICE, name, value)
-    else:
+    if not value:
         delete_secret(name)
+        return
+    try:
+        keyring.set_password(SERVICE, name, value)
+    except Exception as exc:  # NoKeyringError, PasswordSetError, a D-Bus error of the backend
+        raise _keyring_unavailable(name, exc) from None
 
 
 def delete_secret(name: str) -> None:
@@ -80,3 +97,5 @@ def delete_secret(name: str) -> None:
         keyring.delete_password(SERVICE, name)
     except PasswordDeleteError:
         pass
+    except Exception as exc:
+        raise _keyring_unavailable(name, exc) from None

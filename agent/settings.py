@@ -12,8 +12,10 @@ Secrets never live here (see :mod:`agent.secrets`).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import datetime as dt
+import logging
 import os
 import re
 import tempfile
@@ -93,6 +95,7 @@ class Settings:
     sync: SyncSettings = field(default_factory=SyncSettings)
     log: LogSettings = field(default_factory=LogSettings)
     path: Path | None = None
+    warnings: tuple[str, ...] = ()  # what the user should know about reading the file (encoding)
 
 
 _SECTIONS: dict[str, type] = {
@@ -232,6 +235,13 @@ def _validate(settings: Settings) -> None:
     need(bl.order_status_on_error >= 0, "baselinker.order_status_on_error", "nie może być ujemne.")
     need(1 <= bl.timeout_seconds <= 600, "baselinker.timeout_seconds", "podaj liczbę sekund od 1 do 600.")
     need(bool(raks.database.strip()), "raks.database", "podaj ścieżkę do bazy firmy.")
+    for key, value in (("raks.database", raks.database), ("raks.client_library", raks.client_library)):
+        need(
+            not any(ord(ch) < 32 for ch in value),
+            key,
+            "zawiera znak sterujący: w pliku TOML w cudzysłowie „\\b”, „\\t”, „\\n” to znaki specjalne, "
+            "nie część ścieżki. Użyj ukośników (\"C:/baza/test.fdb\") albo apostrofów ('C:\\baza\\test.fdb').",
+        )
     need(bool(raks.user.strip()), "raks.user", "podaj użytkownika bazy.")
     need(bool(raks.statuses_to_send), "raks.statuses_to_send", "wybierz co najmniej jeden status.")
     need(raks.status_after_send > 0, "raks.status_after_send", "wybierz status po wysłaniu.")
@@ -279,7 +289,11 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Plik ustawień {path or ''} ma błąd składni: {exc}", "file") from None
+        advice = ""
+        if "\\" in str(exc) or "escape" in str(exc).lower():
+            advice = (" W ścieżkach Windows w cudzysłowie „\\” jest znakiem specjalnym: użyj ukośników "
+                      "(\"C:/RAKS/Data/F00001.fdb\") albo apostrofów ('C:\\RAKS\\Data\\F00001.fdb').")
+        raise ConfigError(f"Plik ustawień {path or ''} ma błąd składni: {exc}.{advice}", "file") from None
     sections: dict[str, Any] = {}
     for name, table in data.items():
         if name not in _SECTIONS:
@@ -295,18 +309,96 @@ def load_settings(path: Path | str | None = None) -> Settings:
     from agent.paths import config_path
 
     p = config_path(path)
+    warnings: list[str] = []
+    settings = parse_settings(read_settings_text(p, warnings=warnings), p)
+    return dataclasses.replace(settings, warnings=tuple(warnings)) if warnings else settings
+
+
+# -- reading the file as people's editors write it ------------------------------------------
+log = logging.getLogger(__name__)
+
+_NO_FILE = "Brak pliku ustawień {path}. Otwórz Ustawienia albo utwórz go poleceniem 'raksbl init'."
+
+
+def decode_settings_bytes(data: bytes, path: Path | str | None = None) -> tuple[str, str | None]:
+    """The text of a settings file and a warning (or None), whatever Windows Notepad saved.
+
+    UTF-8 (with or without a BOM), UTF-16 with a BOM (Notepad's "Unicode"), UTF-16 LE without
+    one; a file that is none of these is read as cp1250 (Notepad's "ANSI" on Polish Windows)
+    with a warning. Anything still unreadable is a ConfigError naming the file.
+    """
+    where = f" {path}" if path else ""
+    if data.startswith(codecs.BOM_UTF8):
+        candidates = [("utf-8-sig", None)]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        candidates = [("utf-16", None)]
+    elif len(data) >= 2 and len(data) % 2 == 0 and b"\x00" in data[1::2] and b"\x00" not in data[0::2]:
+        candidates = [("utf-16-le", None)]
+    else:
+        candidates = [
+            ("utf-8", None),
+            ("cp1250", f"Plik ustawień{where} nie jest zapisany w UTF-8; odczytano go jako Windows-1250 "
+                       "(ANSI). Zapisz go w UTF-8, aby uniknąć błędnych znaków."),
+        ]
+    for encoding, warning in candidates:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" in text:
+            break
+        return text, warning
+    raise ConfigError(
+        f"Nie można odczytać pliku ustawień{where}: to nie jest plik tekstowy w znanym kodowaniu. "
+        "Zapisz go w Notatniku jako UTF-8 albo utwórz nowy (Ustawienia, 'raksbl init').",
+        "file",
+    )
+
+
+def read_settings_text(path: Path, *, allow_empty: bool = False, warnings: list | None = None) -> str:
+    """The settings file's text; a missing, empty, unreadable or inaccessible file is a ConfigError.
+
+    A decoding fallback's warning is logged and appended to ``warnings`` when given.
+    """
     try:
-        text = p.read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except FileNotFoundError:
+        raise ConfigError(_NO_FILE.format(path=path), "file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} jest folderem, a nie plikiem ustawień.", "file") from None
+    except PermissionError:
         raise ConfigError(
-            f"Brak pliku ustawień {p}. Otwórz Ustawienia albo utwórz go poleceniem 'raksbl init'.", "file"
+            f"Brak dostępu do pliku ustawień {path}. Sprawdź uprawnienia pliku (Właściwości → Zabezpieczenia) "
+            "albo czy nie blokuje go inny program.",
+            "file",
         ) from None
-    return parse_settings(text, p)
+    except OSError as exc:
+        raise ConfigError(f"Nie można odczytać pliku ustawień {path}: {exc.strerror or exc}.", "file") from None
+    text, warning = decode_settings_bytes(data, path)
+    if warning:
+        log.warning("%s", warning)
+        if warnings is not None:
+            warnings.append(warning)
+    if not allow_empty and not text.strip():
+        raise ConfigError(
+            f"Plik ustawień {path} jest pusty. Uzupełnij go w Ustawieniach albo usuń i utwórz od nowa "
+            "poleceniem 'raksbl init'.",
+            "file",
+        )
+    return text
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        why = "brak uprawnień do zapisu w folderze" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        raise ConfigError(
+            f"Nie można zapisać pliku ustawień {path}: {why} {path.parent}. Wybierz folder, do którego masz "
+            "prawo zapisu (np. raksbl --config ŚCIEŻKA init), albo zmień uprawnienia folderu.",
+            "file",
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -356,7 +448,9 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     import tomlkit
 
     path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.exists() else DEFAULT_SETTINGS_TEXT
+    text = read_settings_text(path, allow_empty=True) if path.exists() else ""
+    if not text.strip():
+        text = DEFAULT_SETTINGS_TEXT  # saving into an empty file starts from the template
     try:
         doc = tomlkit.parse(text)
     except Exception as exc:

@@ -250,11 +250,7 @@ class TrayApp:
         self.refresh()
         state = self.autosync.state()
         if not state.configured:
-            self.notify(Notification(
-                "raksbl nie jest skonfigurowany",
-                "Kliknij prawym przyciskiem ikonę raksbl i wybierz „Ustawienia…”.",
-                error=True,
-            ))
+            self.notify(self.unconfigured_notice(state))
             if not self.config_file.exists():  # first start: open the dialog straight away
                 self.open_settings()
         self._install_signal_handlers()
@@ -277,6 +273,13 @@ class TrayApp:
     def _show(self, state: Any) -> None:
         if self.tray is not None:
             self.tray.show(state, quitting=self.quitting)
+
+    def unconfigured_notice(self, state) -> Notification:
+        """At start without usable settings: name what is wrong in an existing file."""
+        if state.config_error and self.config_file.exists():
+            return Notification("Błąd ustawień", state.config_error, error=True)
+        return Notification("raksbl nie jest skonfigurowany",
+                            "Kliknij prawym przyciskiem ikonę raksbl i wybierz „Ustawienia…”.", error=True)
 
     # ---------------------------------------------------------------- events (any thread)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tkinter as tk
+from tkinter import font as tkfont
 from tkinter import messagebox
 from typing import Any, Callable, Sequence
 
@@ -127,9 +128,25 @@ class HistoryWindow(Window):
                                  values=(row.date, row.doc_type, row.number, row.order_id, row.result, detail))
             keep = [str(i) for i in selected if self.tree.exists(str(i))]
             self.tree.selection_set(keep)
+            self._fit_columns(rows)
             self.top.update_idletasks()
         finally:
             self._showing = False
+
+    def _fit_columns(self, rows: Sequence[HistoryRow]) -> None:
+        """Widen a column to its longest value (and title) in the current font: a long number or
+        "w trakcie (PDF dołączony)" is never cut off, whatever the font or screen scaling."""
+        font = tkfont.nametofont("TkDefaultFont")
+        pad = font.measure("MM")
+        for index, (key, title, width) in enumerate(COLUMNS):
+            if key == "detail":  # the last column stretches; its full text is shown below the table
+                continue
+            texts = [title] + [str((r.date, r.doc_type, r.number, r.order_id, r.result)[index]) for r in rows]
+            needed = max(font.measure(t) for t in texts) + pad
+            self.tree.column(key, width=max(width, needed), minwidth=max(width, needed))
+
+    def column_width(self, key: str) -> int:
+        return int(self.tree.column(key, "width"))
 
     def set_actions(self, enabled: dict[str, bool]) -> None:
         for key, on in enabled.items():

@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from agent.cli import STATE_PL
 from agent.export.journal import Journal, JournalEntry
+from agent.notify_policy import plural
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,20 @@ FAILED = ("failed", "in_doubt")
 DEFAULT_LIMIT = 500
 
 IN_DOUBT_WARNING = (
-    "{count} z zaznaczonych dokumentów wymaga sprawdzenia: agent nie wie, czy BaseLinker utworzył "
-    "już dla nich fakturę lub paragon.\n\n"
+    "{count} z zaznaczonych dokumentów {verb} sprawdzenia: agent nie wie, czy BaseLinker utworzył "
+    "już {for_them} fakturę lub paragon.\n\n"
     "Ponowienie najpierw sprawdzi zamówienie w BaseLinker i nie utworzy drugiego dokumentu, jeśli "
     "znajdzie nasz. Ale jeśli ktoś usunął go w BaseLinker albo zmienił jego numer, powstanie nowy — "
     "klient może dostać dwa dokumenty.\n\n"
     "Sprawdź najpierw zamówienie w BaseLinker („Otwórz zamówienie w BaseLinker”).\n\n"
     "Czy wysłać ponownie?"
 )
+
+
+def in_doubt_warning(count: int) -> str:
+    """The confirmation text, in agreement with ``count`` (1 wymaga / 2 wymagają / 5 wymaga)."""
+    verb = "wymagają" if plural(count, "a", "b", "c") == "b" else "wymaga"
+    return IN_DOUBT_WARNING.format(count=count, verb=verb, for_them="dla niego" if count == 1 else "dla nich")
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ class HistoryPresenter:
             return 0
         in_doubt = [e for e in chosen if e.state == "in_doubt"]
         if in_doubt and not self.view.confirm(
-            "Wyślij ponownie — dokument do sprawdzenia", IN_DOUBT_WARNING.format(count=len(in_doubt))
+            "Wyślij ponownie — dokument do sprawdzenia", in_doubt_warning(len(in_doubt))
         ):
             self.view.set_status("Nie ponowiono.", "")
             return 0

@@ -14,6 +14,17 @@ The server sees a request at some moment between our ``acquire()`` (before sendi
 any 60 s interval of server arrival times, every request arriving in it occupies the window at
 the moment the last of them was acquired, so the server never counts more than the budget.
 
+Several processes, one budget
+-----------------------------
+The tray's timer and a ``raksbl send`` in a terminal use the same token, so they share one
+budget: with a :class:`BudgetLedger` attached (:func:`shared_limiter` does it when given the
+token), every slot is also recorded in a small SQLite file in the data dir, keyed by a hash of
+the token (never the token), and a slot is granted only while the ledger holds fewer than
+``per_minute`` live entries. Blocks announced by BaseLinker are recorded there too, so every
+process waits them out. Ledger entries use the wall clock (shared by processes); an in-flight
+entry of a process that died expires after ``IN_FLIGHT_BOUND`` seconds. If the ledger cannot be
+used (disk full, no access) the limiter logs it and falls back to its own, per-process count.
+
 Implementation: a counter of in-flight slots and a deque of expiry times of released slots.
 Expiry times are appended in release order with a monotonic clock, so the deque is sorted and
 expired entries are popped from the left: ``acquire()`` is O(1) amortised.
@@ -22,10 +33,13 @@ expired entries are popped from the left: ``acquire()`` is O(1) amortised.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Callable
 
 from agent.errors import Cancelled
@@ -39,14 +53,84 @@ BLOCK_MARGIN = 1.0
 MAX_WAIT_CHUNK = 1.0
 
 
+#: How long an in-flight ledger entry counts at most (a process that died never releases it).
+IN_FLIGHT_BOUND = 900.0
+
+
 class Slot:
     """A permission to send one request; give it back with :meth:`RateLimiter.release`."""
 
-    __slots__ = ("acquired_at", "released")
+    __slots__ = ("acquired_at", "released", "ledger_id")
 
     def __init__(self, acquired_at: float):
         self.acquired_at = acquired_at
         self.released = False
+        self.ledger_id: int | None = None
+
+
+class BudgetLedger:
+    """The request budget of one token shared by all processes of the user (see module doc)."""
+
+    def __init__(self, path: Path | str, token: str):
+        self.path = Path(path)
+        self.key = hashlib.sha256(token.encode("utf-8")).hexdigest()[:32]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(self.path), timeout=10, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(
+            "CREATE TABLE IF NOT EXISTS slots (id INTEGER PRIMARY KEY, token TEXT NOT NULL, expiry REAL NOT NULL);"
+            "CREATE INDEX IF NOT EXISTS slots_token ON slots (token, expiry);"
+            "CREATE TABLE IF NOT EXISTS blocks (token TEXT PRIMARY KEY, until REAL NOT NULL);"
+        )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _tx(self, fn):
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+            self._db.execute("COMMIT")
+            return result
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def take(self, now: float, per_minute: int, window: float) -> tuple[int | None, float | None, float | None]:
+        """(entry id, None, None) when a slot was taken, else (None, seconds to wait or None, block epoch)."""
+
+        def work():
+            db, key = self._db, self.key
+            row = db.execute("SELECT until FROM blocks WHERE token=?", (key,)).fetchone()
+            if row is not None and row[0] + BLOCK_MARGIN > now:
+                return None, row[0] + BLOCK_MARGIN - now, row[0]
+            db.execute("DELETE FROM slots WHERE token=? AND expiry<=?", (key, now))
+            # A wall clock set back must not freeze the budget: nothing counts longer than it could.
+            db.execute("UPDATE slots SET expiry=? WHERE token=? AND expiry>?",
+                       (now + window + IN_FLIGHT_BOUND, key, now + window + IN_FLIGHT_BOUND))
+            (count,) = db.execute("SELECT COUNT(*) FROM slots WHERE token=?", (key,)).fetchone()
+            if count < per_minute:
+                cur = db.execute("INSERT INTO slots (token, expiry) VALUES (?,?)",
+                                 (key, now + window + IN_FLIGHT_BOUND))
+                return cur.lastrowid, None, None
+            (first,) = db.execute("SELECT MIN(expiry) FROM slots WHERE token=?", (key,)).fetchone()
+            return None, max(0.0, first - now), None
+
+        return self._tx(work)
+
+    def release(self, entry_id: int, now: float, window: float) -> None:
+        self._db.execute("UPDATE slots SET expiry=? WHERE id=?", (now + window, entry_id))
+
+    def block(self, until: float) -> None:
+        self._db.execute(
+            "INSERT INTO blocks (token, until) VALUES (?,?)"
+            " ON CONFLICT (token) DO UPDATE SET until=MAX(until, excluded.until)",
+            (self.key, float(until)),
+        )
+
+    def blocked_until(self) -> float | None:
+        row = self._db.execute("SELECT until FROM blocks WHERE token=?", (self.key,)).fetchone()
+        return float(row[0]) if row else None
 
     def __repr__(self) -> str:
         state = "released" if self.released else "in flight"
@@ -71,6 +155,7 @@ class RateLimiter:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], object] | None = None,
+        ledger: BudgetLedger | None = None,
     ):
         self._check_rate(per_minute)
         if window <= 0:
@@ -85,6 +170,7 @@ class RateLimiter:
         self._released: deque[float] = deque()  # expiry times (release + window), sorted
         self._blocked_until: float | None = None
         self._block_logged_for: float | None = None
+        self._ledger = ledger
 
     # -- public API -----------------------------------------------------------------------
 
@@ -97,6 +183,9 @@ class RateLimiter:
         """The wall-clock epoch until which BaseLinker blocks us, or None if not blocked."""
         with self._lock:
             until = self._blocked_until
+            ledger_until = self._ledger_call(lambda led: led.blocked_until())
+        if ledger_until is not None and (until is None or ledger_until > until):
+            until = ledger_until
         if until is not None and self._wall_clock() < until:
             return until
         return None
@@ -115,6 +204,18 @@ class RateLimiter:
         with self._lock:
             if self._blocked_until is None or epoch > self._blocked_until:
                 self._blocked_until = float(epoch)
+            self._ledger_call(lambda led: led.block(epoch))
+
+    def attach_ledger(self, ledger: BudgetLedger | None) -> None:
+        """Share the budget with other processes through ``ledger`` (None: this process only)."""
+        with self._lock:
+            old, self._ledger = self._ledger, ledger
+        if old is not None and old is not ledger:
+            old.close()
+
+    @property
+    def ledger(self) -> BudgetLedger | None:
+        return self._ledger
 
     def acquire(self, cancel: threading.Event | None = None) -> Slot:
         """Wait for a free slot (and for any block to end) and take it.
@@ -156,6 +257,9 @@ class RateLimiter:
                 return
             slot.released = True
             self._in_flight -= 1
+            if slot.ledger_id is not None:
+                entry = slot.ledger_id
+                self._ledger_call(lambda led: led.release(entry, self._wall_clock(), self._window))
             expiry = self._clock() + self._window
             if self._released and expiry < self._released[-1]:
                 expiry = self._released[-1]  # a non-monotonic fake clock: stay sorted
@@ -185,11 +289,38 @@ class RateLimiter:
         while released and released[0] <= now:
             released.popleft()
         if self._in_flight + len(released) < self._per_minute:
+            if self._ledger is not None:
+                taken = self._ledger_call(lambda led: led.take(self._wall_clock(), self._per_minute, self._window))
+                if taken is not None:
+                    entry, delay, blocked = taken
+                    if entry is None:
+                        return delay, blocked
+                    slot = Slot(now)
+                    slot.ledger_id = entry
+                    self._in_flight += 1
+                    return slot, None
             self._in_flight += 1
             return Slot(now), None
         if released:
             return released[0] - now, None
         return None, None  # every slot is in flight: wait for a release
+
+    def _ledger_call(self, fn):
+        """Run ``fn(ledger)``; a ledger that fails is dropped (this process counts alone), None."""
+        ledger = self._ledger
+        if ledger is None:
+            return None
+        try:
+            return fn(ledger)
+        except sqlite3.Error as exc:
+            log.warning("the shared request budget %s cannot be used (%s); counting for this process only",
+                        ledger.path, exc)
+            self._ledger = None
+            try:
+                ledger.close()
+            except sqlite3.Error:
+                pass
+            return None
 
     def _wait(self, delay: float | None, cancel: threading.Event | None) -> None:
         chunk = MAX_WAIT_CHUNK if delay is None else max(0.0, min(delay, MAX_WAIT_CHUNK))
@@ -208,15 +339,30 @@ _shared: RateLimiter | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(per_minute: int) -> RateLimiter:
+_ledger_token: str | None = None
+
+LEDGER_FILE = "request-budget.sqlite3"
+
+
+def shared_limiter(per_minute: int, token: str | None = None) -> RateLimiter:
     """The process-wide limiter (the budget belongs to the token, not to one client).
 
-    Later calls with a different ``per_minute`` update the rate of the same limiter.
+    Later calls with a different ``per_minute`` update the rate of the same limiter. With
+    ``token``, the budget is shared with the user's other processes through a
+    :class:`BudgetLedger` in the data dir (``LEDGER_FILE``).
     """
-    global _shared
+    global _shared, _ledger_token
     with _shared_lock:
         if _shared is None:
             _shared = RateLimiter(per_minute)
         elif _shared.per_minute != per_minute:
             _shared.set_rate(per_minute)
+        if token and (token != _ledger_token or _shared.ledger is None):
+            from agent import paths
+
+            try:
+                _shared.attach_ledger(BudgetLedger(paths.data_dir() / LEDGER_FILE, token))
+                _ledger_token = token
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("the shared request budget cannot be opened (%s); counting for this process only", exc)
         return _shared

@@ -17,11 +17,18 @@ RaksSQL status, so a deleted journal never leads to a second invoice (see protoc
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.errors import StorageError
+from agent.paths import _make_dir
+
+log = logging.getLogger(__name__)
 
 STATES = ("pending", "creating", "created", "attached", "bl_done", "done", "failed", "in_doubt", "skipped")
 # States from which the next run continues the protocol where it stopped.
@@ -83,15 +90,48 @@ class Journal:
 
     def __init__(self, path: Path | str, *, clock=time.time):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _make_dir(self.path.parent)
         self._clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.executescript(_SCHEMA)
+        #: Where a corrupted journal found on opening was moved (kept for inspection), else None.
+        self.recovered_from: Path | None = None
+        try:
+            if _damage_marker(self.path).exists():  # found damaged while in use (see _storage)
+                raise sqlite3.DatabaseError("database disk image is malformed (found during use)")
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _is_corruption(exc):
+                raise _storage_error(self.path, exc) from None
+            self.recovered_from = _move_aside(self.path)
+            log.error("the journal %s was damaged (%s); moved to %s, starting a new one",
+                      self.path, exc, self.recovered_from)
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as exc2:
+                raise _storage_error(self.path, exc2) from None
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.executescript(_SCHEMA)  # reads the schema: a file that is not a journal fails here
+            db.execute("SELECT COUNT(*) FROM documents").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @property
+    def recovery_message(self) -> str | None:
+        """The Polish notice for the user after a damaged journal was moved aside."""
+        if self.recovered_from is None:
+            return None
+        return (f"Dziennik raksbl był uszkodzony: przeniesiono go do {self.recovered_from} (zachowany) i założono "
+                "nowy. Nic nie zostanie wysłane w ciemno: przed każdym dokumentem agent sprawdza zamówienie w "
+                "BaseLinker. Pominięcia (raksbl skip) trzeba powtórzyć.")
 
     def now(self) -> float:
         return self._clock()
@@ -115,21 +155,21 @@ class Journal:
         return JournalEntry(**data)
 
     def get(self, database: str, doc_type: str, raks_id: int) -> JournalEntry | None:
-        with self._lock:
+        with self._lock, _storage(self.path):
             row = self._db.execute(
                 "SELECT * FROM documents WHERE database=? AND doc_type=? AND raks_id=?", (database, doc_type, raks_id)
             ).fetchone()
         return self._entry(row)
 
     def by_id(self, entry_id: int) -> JournalEntry | None:
-        with self._lock:
+        with self._lock, _storage(self.path):
             row = self._db.execute("SELECT * FROM documents WHERE id=?", (entry_id,)).fetchone()
         return self._entry(row)
 
     def ensure(self, database: str, doc_type: str, raks_id: int, number: str, order_id: int | None) -> JournalEntry:
         """The entry for this document, created in state ``pending`` if new (number/order refreshed)."""
         now = self._clock()
-        with self._lock:
+        with self._lock, _storage(self.path):
             self._db.execute(
                 "INSERT INTO documents (database, doc_type, raks_id, number, order_id, state, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,'pending',?,?)"
@@ -140,6 +180,16 @@ class Journal:
             entry = self.get(database, doc_type, raks_id)
         assert entry is not None
         return entry
+
+    def adopt_database_key(self, old: str, new: str) -> int:
+        """Move entries keyed ``old`` to ``new`` (see export.dbkey); one already under ``new`` wins."""
+        if old == new:
+            return 0
+        with self._lock, _storage(self.path):
+            cur = self._db.execute(
+                "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
+            )
+            return cur.rowcount
 
     def mark(
         self,
@@ -165,7 +215,7 @@ class Journal:
         for key, value in fields.items():
             sets.append(f"{key}=?")
             values.append(int(value) if isinstance(value, bool) else value)
-        with self._lock:
+        with self._lock, _storage(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(f"UPDATE documents SET {', '.join(sets)} WHERE id=?", (*values, entry.id))
@@ -175,7 +225,13 @@ class Journal:
                 )
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite may already have rolled back (e.g. disk full): never let "cannot rollback"
+                # hide the real error.
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
                 raise
             updated = self.by_id(entry.id)
         assert updated is not None
@@ -183,14 +239,14 @@ class Journal:
 
     def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
         where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""
-        with self._lock:
+        with self._lock, _storage(self.path):
             rows = self._db.execute(
                 f"SELECT * FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [self._entry(r) for r in rows]  # type: ignore[misc]
 
     def history(self, entry_id: int) -> list[dict]:
-        with self._lock:
+        with self._lock, _storage(self.path):
             rows = self._db.execute("SELECT * FROM history WHERE doc=? ORDER BY id", (entry_id,)).fetchall()
         return [dict(r) for r in rows]
 
@@ -213,3 +269,71 @@ class Journal:
         if entry.state == "done":
             raise ValueError("document already sent")
         return self.mark(entry, "skipped", message="pominięty na żądanie użytkownika")
+
+
+# -- the journal's own troubles: always a message saying what to do ----------------------------
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text
+
+
+def _damage_marker(path: Path) -> Path:
+    return path.with_name(path.name + ".uszkodzony")
+
+
+def _move_aside(path: Path) -> Path:
+    """Keep a damaged journal (and its WAL) next to the new one, under a dated name."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.uszkodzony-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.uszkodzony-{stamp}-{n}")
+    try:
+        _damage_marker(path).unlink(missing_ok=True)
+        path.replace(target)
+        for suffix in ("-wal", "-shm"):
+            side = path.with_name(path.name + suffix)
+            if side.exists():
+                side.replace(target.with_name(target.name + suffix))
+    except OSError as exc:
+        raise StorageError(
+            f"Dziennik raksbl {path} jest uszkodzony, a nie udało się go przenieść ({exc.strerror or exc}). "
+            "Zamknij inne programy raksbl i przenieś ten plik ręcznie, potem uruchom ponownie."
+        ) from None
+    return target
+
+
+def _storage_error(path: Path, exc: sqlite3.Error) -> StorageError:
+    text = str(exc).lower()
+    if "full" in text:
+        return StorageError(
+            f"Brak miejsca na dysku: nie można zapisać dziennika raksbl ({path}). Zwolnij miejsce na dysku i "
+            "uruchom ponownie; to, co już zapisano, nie przepadło."
+        )
+    if "unable to open" in text or "readonly" in text or "read-only" in text or "permission" in text:
+        return StorageError(
+            f"Brak dostępu do dziennika raksbl {path}. Nadaj sobie prawo zapisu do folderu danych albo wskaż "
+            "inny zmienną środowiskową RAKSBL_DATA_DIR."
+        )
+    if "locked" in text or "busy" in text:
+        return StorageError(f"Dziennik raksbl {path} jest zajęty przez inny program; spróbuj ponownie za chwilę.")
+    return StorageError(f"Nie można użyć dziennika raksbl {path}: {exc}")
+
+
+@contextlib.contextmanager
+def _storage(path: Path):
+    """Writes: an SQLite failure becomes a StorageError that says what to do (disk full, access)."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise _storage_error(path, exc) from None
+    except sqlite3.DatabaseError as exc:  # damaged under a running agent: moved aside on the next open
+        try:
+            _damage_marker(path).touch()
+        except OSError:
+            pass
+        raise StorageError(
+            f"Dziennik raksbl {path} jest uszkodzony ({exc}). Uruchom raksbl ponownie: uszkodzony dziennik "
+            "zostanie odłożony, a przed wysłaniem czegokolwiek agent sprawdzi zamówienia w BaseLinker."
+        ) from None

@@ -36,8 +36,10 @@ from decimal import Decimal
 from agent.baselinker.client import pdf_data_uri
 from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
+from agent.export.dbkey import database_key
 from agent.export.journal import Journal, JournalEntry
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.notify_policy import plural
 from agent.raks.pdf_source import PdfFileProblem, PdfNotReady
 from agent.raks.repository import Document, RowLocked
 from agent.settings import Settings
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 MAX_EXTERNAL_NUMBER = {"FS": 30, "PA": 20}
 KIND = {"FS": "invoice", "PA": "receipt"}
 KIND_PL = {"FS": "faktura", "PA": "paragon"}
+KIND_ACC = {"FS": "fakturę", "PA": "paragon"}  # biernik: "utworzy fakturę", "ma już paragon"
 
 
 class DocumentFailure(RaksblError):
@@ -101,7 +104,7 @@ class DocumentExporter:
         self.run_id = run_id
         self.dry_run = dry_run
         self.orders = OrderBook(client)
-        self.database_key = settings.raks.database
+        self.database_key = database_key(settings, repo, journal)
         # Orders confirmed to belong to their document in this run: the only ones whose status
         # we may change after a failure (never touch an order that may be someone else's).
         self._verified_orders: set[int] = set()
@@ -177,8 +180,8 @@ class DocumentExporter:
         limit = MAX_EXTERNAL_NUMBER[doc.doc_type]
         if len(doc.number) > limit:
             raise DocumentFailure(
-                f"numer {doc.number!r} ma {len(doc.number)} znaków, a BaseLinker przyjmuje najwyżej {limit} "
-                f"dla pola numeru ({kind_pl})"
+                f"numer {doc.number!r} ma {len(doc.number)} {plural(len(doc.number), 'znak', 'znaki', 'znaków')}, "
+                f"a BaseLinker przyjmuje najwyżej {limit} dla pola numeru ({kind_pl})"
             )
         if not doc.has_pdf:
             if doc.pdf_path:
@@ -234,19 +237,22 @@ class DocumentExporter:
         free = [d for d in docs if not d.has_external_file]
         if foreign and not free:
             raise DocumentFailure(
-                f"zamówienie {doc.order_id} ma już {kind_pl} z innym dokumentem zewnętrznym "
+                f"zamówienie {doc.order_id} ma już {KIND_ACC[doc.doc_type]} z innym dokumentem zewnętrznym "
                 f"({foreign[0].external_number!r}) — nie nadpisuję; sprawdź zamówienie"
             )
-        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done"):
+        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done", "done"):
             raise DocumentInDoubt(
-                f"{kind_pl} BaseLinker nr id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
-                f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie"
+                f"{'faktura' if doc.doc_type == 'FS' else 'paragon'} BaseLinker o id {entry.bl_doc_id} "
+                f"{'utworzona' if doc.doc_type == 'FS' else 'utworzony'} wcześniej dla tego dokumentu "
+                f"{'zniknęła' if doc.doc_type == 'FS' else 'zniknął'} z zamówienia {doc.order_id} — sprawdź "
+                "zamówienie, zanim wyślesz ponownie"
             )
         if len(free) == 1:
             return free[0]
         if len(free) > 1:
             raise DocumentInDoubt(
-                f"zamówienie {doc.order_id} ma {len(free)} dokumenty BaseLinker bez pliku — nie wiem, do którego "
+                f"zamówienie {doc.order_id} ma {len(free)} {plural(len(free), 'dokument', 'dokumenty', 'dokumentów')} "
+                "BaseLinker bez pliku — nie wiem, do którego "
                 "dołączyć PDF; usuń zbędne i wyślij ponownie"
             )
         return None
@@ -316,8 +322,10 @@ class DocumentExporter:
         elif entry.bl_doc_id != target.id or entry.state in ("pending", "failed", "creating", "in_doubt"):
             entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
 
-        # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number).
-        if target.external_number != doc.number:
+        # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number,
+        # unless the document came back after it was sent: see _resending).
+        resend = self._resending(entry)
+        if target.external_number != doc.number or resend:
             data = pdf_data_uri(pdf)
             del pdf
             if kind == "invoice":
@@ -332,7 +340,8 @@ class DocumentExporter:
             self.orders.remember_documents(
                 kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
             )
-        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id, bl_number=target.number or None)
+        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id,
+                                  bl_number=target.number or None, message=RESEND_NOTE if resend else None)
         crash_point("after_attach")
 
         # Step 4: order field and order status (repeatable; skipped when already so).
@@ -351,7 +360,19 @@ class DocumentExporter:
         self.journal.mark(
             entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
         )
+        if resend and not note:
+            note = RESEND_NOTE
         return Outcome("sent", note or "", bl_doc_id=target.id, bl_number=target.number or None, created=created)
+
+    @staticmethod
+    def _resending(entry: JournalEntry) -> bool:
+        """The document was sent, yet the user set it back to a "to send" status.
+
+        That means "send the current PDF again" (e.g. the invoice was corrected and its printout
+        regenerated): the PDF is attached again to the same BaseLinker document, never a new one
+        (_find_target refuses when that document is gone). The journal's history keeps both.
+        """
+        return entry.state == "done"
 
     def _late_create_wait(self, entry: JournalEntry) -> float:
         """Seconds before a create whose answer timed out may be followed by another create.
@@ -420,7 +441,9 @@ class DocumentExporter:
             return Outcome("failed", str(exc))
         if target is None:
             series = self.settings.baselinker.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
-            what = f"utworzy {KIND_PL[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+            what = f"utworzy {KIND_ACC[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+        elif entry.state == "done":
+            what = f"ponownie dołączy aktualny PDF do dokumentu BaseLinker {target.number or target.id}"
         elif target.external_number == doc.number:
             what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"
         else:
@@ -429,6 +452,7 @@ class DocumentExporter:
 
 
 LATE_CREATE_NOTE = "brak odpowiedzi na utworzenie (limit czasu)"
+RESEND_NOTE = "ponownie dołączono aktualny PDF (dokument wrócił do statusu do wysłania)"
 
 
 def _int(value) -> int:

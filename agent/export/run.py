@@ -130,7 +130,7 @@ def _export_all(exporter: DocumentExporter, documents: list[Document], summary: 
             for index, doc in enumerate(chunk):
                 if cancel.is_set():
                     summary.not_attempted += len(documents) - start - index
-                    return "przerwano: agent kończy pracę"
+                    return STOPPED
                 claim = claims.pop(doc.key, None)
                 try:
                     outcome = claim if isinstance(claim, Outcome) else exporter.export(doc, claim)
@@ -171,7 +171,7 @@ def run_export(
     password = secrets.get_secret(secrets.RAKS_PASSWORD)
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
-    limiter = shared_limiter(settings.baselinker.requests_per_minute)
+    limiter = shared_limiter(settings.baselinker.requests_per_minute, token)
     client = BaseLinkerClient(
         token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds), cancel=cancel
     )
@@ -214,11 +214,17 @@ def run_export(
     return summary
 
 
+# Said after "Przerwano:" (CLI) or alone (tray): never "przerwano" twice.
+STOPPED = "na żądanie (Ctrl+C albo zamknięcie agenta); pozostałe dokumenty wyślę przy następnym uruchomieniu"
+
+
 def _abort_message(exc: Exception) -> str:
     if isinstance(exc, Cancelled):
-        return "przerwano: agent kończy pracę"
+        return STOPPED
     if isinstance(exc, TransportError):
         return f"brak połączenia z BaseLinker ({exc.message}); spróbuję przy następnym uruchomieniu"
     if isinstance(exc, RaksConnectionError):
-        return f"utracono połączenie z bazą RaksSQL: {exc}"
+        text = str(exc)  # it already says what was lost and where; don't say it twice
+        return text if text.lower().startswith(("utracono", "brak połączenia", "nie można")) else (
+            f"utracono połączenie z bazą RaksSQL: {text}")
     return str(exc)

@@ -76,7 +76,7 @@ CONNECTION_LOST_CODES = frozenset(
 )
 
 _URL_PREFIX = re.compile(r"^(inet[46]?|xnet|wnet)://", re.IGNORECASE)
-_DRIVE = re.compile(r"^[A-Za-z]:([\\/]|$)")
+_DRIVE = re.compile(r"^[A-Za-z]:")  # a drive letter is never a host name: "C:baza.fdb" is a path
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ class RaksConnectionError(RunAborted):
     """Cannot connect to the RaksSQL database, or the connection was lost midway."""
 
 
+class DatabaseReadOnly(RunAborted):
+    """The RaksSQL database is read-only: the agent cannot lock documents nor set their status."""
+
+
 class RowLocked(RaksblError):
     """The document row is locked by someone else (RaksSQL user, another agent): retry next run."""
 

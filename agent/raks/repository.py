@@ -25,18 +25,21 @@ from typing import Any, Sequence
 
 import fdb
 
+from agent.notify_policy import plural
 from agent.raks import pdf_source as _files
 from agent.raks import profile as _profile
 from agent.raks.connection import (
     DatabaseLocation,
     dispose_cursor,
     error_text,
+    gdscode,
     is_connection_lost,
     is_lock_conflict,
     lost_connection_error,
     open_connection,
 )
-from agent.raks.errors import ProfileError, RaksConnectionError, RowLocked
+from agent.raks.errors import DatabaseReadOnly, ProfileError, RaksConnectionError, RowLocked
+from agent.raks.identity import identity_key
 from agent.raks.profile import Profile, extract_order_id, query_key
 
 __all__ = [
@@ -213,6 +216,13 @@ class RaksRepository:
             return self._lost(exc)
         if is_lock_conflict(exc):
             return RowLocked(_LOCKED_MESSAGE.format(number=doc_number or "?"))
+        if gdscode(exc) == _READ_ONLY_DATABASE or "read-only database" in str(exc).lower():
+            where = self._location.describe() if self._location else "bazy RaksSQL"
+            return DatabaseReadOnly(
+                f"Baza RaksSQL ({where}) jest tylko do odczytu, a agent musi zablokować dokument i zmienić jego "
+                "status. Zdejmij atrybut „Tylko do odczytu” z pliku bazy albo przełącz bazę w tryb zapisu "
+                "(gfix -mode read_write, przy odłączonych użytkownikach) i uruchom ponownie."
+            )
         key = query_key(statement)
         return ProfileError(
             f"Zapytanie {key} nie powiodło się: {error_text(exc, self._password)}", key, statement
@@ -240,7 +250,8 @@ class RaksRepository:
                 key = query_key(name)
                 if n_in != len(spec.params):
                     raise ProfileError(
-                        f"Zapytanie {key} ma {n_in} parametr(ów) „?”, a powinno mieć {len(spec.params)}: "
+                        f"Zapytanie {key} ma {n_in} {plural(n_in, 'parametr', 'parametry', 'parametrów')} „?”, "
+                        f"a powinno mieć {len(spec.params)}: "
                         f"{', '.join(spec.params) or 'brak'} (w tej kolejności).",
                         key,
                         name,
@@ -316,6 +327,25 @@ class RaksRepository:
                 if is_connection_lost(exc):
                     raise self._lost(exc) from None
                 raise RaksConnectionError(f"Nie można odczytać wersji serwera Firebird: {error_text(exc)}") from None
+
+    def identity(self) -> str:
+        """The database as the server knows it (resolved file, creation time): see export.dbkey."""
+        with self._lock:
+            conn = self._require()
+            try:
+                tr = conn.trans(default_tpb=_READ_TPB)
+                cur = tr.cursor()
+                try:
+                    cur.execute("SELECT MON$DATABASE_NAME, MON$CREATION_DATE FROM MON$DATABASE")
+                    name, created = cur.fetchone()
+                finally:
+                    dispose_cursor(cur)
+                    self._end(tr)
+            except fdb.DatabaseError as exc:
+                if is_connection_lost(exc):
+                    raise self._lost(exc) from None
+                raise RaksConnectionError(f"Nie można odczytać tożsamości bazy: {error_text(exc)}") from None
+        return identity_key(_text(name), created)
 
     def pending_documents(self) -> list[Document]:
         """Documents of the configured types in a "to send" status, issued on/after not_before.
@@ -477,6 +507,9 @@ class RaksRepository:
             claim = Claim(self, doc, tr, current, exists=bool(rows))
             self._claims.add(claim)
             return claim
+
+
+_READ_ONLY_DATABASE = 335544765  # isc_read_only_database
 
 
 class Claim:

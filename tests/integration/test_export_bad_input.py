@@ -100,3 +100,23 @@ def test_row_locked_by_a_raks_user_is_deferred_then_sent(export_env):
     second = env.run()
     assert [(r.ref.raks_id, r.outcome.result) for r in second.results] == [(locked_id, "sent")]
     assert len(env.invoices(locked_order)) == 1 and env.status("FS", locked_id) == 3
+
+
+def test_messages_use_correct_polish_cases_and_number_agreement(export_env):
+    """Issue 16.12: "22 znaki" (not "22 znaków"), "ma już fakturę", "utworzy fakturę", no "FS FS"."""
+    env = export_env
+    long_id, _ = env.add_doc("PA", "PA 12345678/11/2026/X")  # 21 characters (21 znaków)
+    long22_id, _ = env.add_doc("PA", "PA 123456789/11/2026/X")  # 22 characters → "22 znaki"
+    taken_id, taken_order = env.add_doc("FS", "FS 5/11/2026")
+    env.state.add_invoice(taken_order, INVOICE_SERIES, "FV 99/2026 z innego programu", file=schema.make_pdf("x"))
+    new_id, _ = env.add_doc("FS", "FS 6/11/2026")
+
+    preview = env.cli("send", "--dry-run")
+    line = next(l for l in preview.stdout.splitlines() if "FS 6/11/2026" in l)
+    assert "utworzy fakturę BaseLinker" in line and "FS FS" not in preview.stdout
+
+    summary = env.run()
+    reasons = {r.ref.raks_id: r.outcome.reason for r in summary.results}
+    assert "ma 21 znaków" in reasons[long_id]
+    assert "ma 22 znaki" in reasons[long22_id]
+    assert "ma już fakturę z innym dokumentem" in reasons[taken_id]

@@ -7,6 +7,7 @@ process keyring (restore with ``keyring.set_keyring(previous)``).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import keyring
@@ -17,8 +18,12 @@ from keyring.errors import PasswordDeleteError
 class JsonFileKeyring(KeyringBackend):
     priority = 1  # type: ignore[assignment]
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | None = None):
         super().__init__()
+        # Without a path (a subprocess selecting it with PYTHON_KEYRING_BACKEND), the file is
+        # named by RAKSBL_TEST_KEYRING_FILE.
+        # (keyring itself instantiates every backend class without arguments to rank them).
+        path = path if path is not None else os.environ.get("RAKSBL_TEST_KEYRING_FILE", "unset-test-keyring.json")
         self.path = Path(path)
 
     def _read(self) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import tempfile
 import tkinter
@@ -68,6 +69,10 @@ def display(monkeypatch):
 @pytest.fixture
 def root(display):
     """A withdrawn Tk root on that display, for the settings dialog and history window."""
+    # Tk objects (Variables) left by an earlier test must be collected on this thread: collected
+    # by a worker thread (a look-up), each Variable.__del__ calls into a Tk that is not in its
+    # main loop and stalls it ("main thread is not in main loop"), so look-ups timed out.
+    gc.collect()
     tk_root = tkinter.Tk()
     tk_root.withdraw()
     yield tk_root
@@ -75,3 +80,4 @@ def root(display):
         tk_root.destroy()
     except tkinter.TclError:
         pass
+    gc.collect()

@@ -119,3 +119,21 @@ def test_history_window_refreshes_by_itself(root, tmp_path):
     window.presenter.close()
     root.update()
     assert not window.exists()
+
+
+def test_history_columns_fit_long_numbers_and_states(root, tmp_path):
+    """Issue 16.12: a long RaksSQL number and "w trakcie (PDF dołączony)" were cut off."""
+    from tkinter import font as tkfont
+
+    path = tmp_path / "journal.sqlite3"
+    long_number = "FS 123456/11/2026/MAGAZYN-CENTRALNY"
+    with Journal(path) as j:
+        j.mark(j.ensure(DB, "FS", 1, long_number, 51001), "attached", bl_doc_id=9001)
+    window = open_history_window(root, path, refresh_ms=0)
+    pump(root)
+    font = tkfont.nametofont("TkDefaultFont")
+    values = window.tree.item(window.tree.get_children()[0], "values")
+    assert values[2] == long_number
+    assert window.column_width("number") >= font.measure(long_number)
+    assert window.column_width("result") >= font.measure(values[4])
+    window.close()

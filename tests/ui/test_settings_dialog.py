@@ -228,3 +228,46 @@ def test_raksbl_settings_subcommand_opens_the_dialog(display, tmp_path, file_key
             proc.kill()
             proc.wait()
     assert not config.exists()
+
+
+def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path, file_keyring, monkeypatch):
+    """Issue 16.9: BaseLinker unreachable: one Polish message, no growing window, Save works."""
+    import socket
+
+    from agent.baselinker import ratelimit
+
+    # A fresh process-wide request budget: the earlier tests of this module used this one's.
+    monkeypatch.setattr(ratelimit, "_shared", None)
+    monkeypatch.setattr(ratelimit, "_ledger_token", None)
+
+    from agent.settings import write_default_settings
+
+    with socket.socket() as s:  # a port nobody listens on: connection refused, like no internet
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    config = tmp_path / "raksbl.toml"
+    write_default_settings(config, **{"baselinker.api_url": f"http://127.0.0.1:{dead_port}/connector.php",
+                                      "baselinker.timeout_seconds": 2,
+                                      "raks.database": f"127.0.0.1/{dead_port}:/nie/ma/bazy.fdb"})
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-offline")
+    saved = []
+    window = open_settings_dialog(root, config, on_saved=saved.append)
+    root.update()
+    size = (window.top.winfo_width(), window.top.winfo_height())
+    pump(root, lambda: "nieosiągalny" in status_text(window, p.TEST_BASELINKER), what="the offline message")
+    root.update_idletasks()
+    root.update()
+    for field in p.BASELINKER_FIELDS:  # not repeated under every field
+        assert status_text(window, field) == "", field
+    assert "Errno" not in status_text(window, p.TEST_BASELINKER)
+    assert (window.top.winfo_width(), window.top.winfo_height()) == size  # it did not grow
+    screen_h = window.top.winfo_screenheight()
+    save = window.buttons["save"]
+    assert save.winfo_rooty() + save.winfo_height() <= screen_h  # Zapisz is on the screen
+    screenshot(window, "settings-offline")
+
+    window.fields["sync.interval_seconds"].set("120")  # series stay 0: BaseLinker's default series
+    save.invoke()
+    root.update()
+    assert saved and load_settings(config).sync.interval_seconds == 120
+    assert load_settings(config).baselinker.invoice_series_id == 0

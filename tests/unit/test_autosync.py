@@ -355,3 +355,16 @@ def test_run_headless_without_settings_exits_2(tmp_path, monkeypatch, capsys):
                 root.removeHandler(h)
                 h.close()
     assert "Brak pliku ustawień" in capsys.readouterr().err
+
+
+def test_settings_broken_while_running_are_announced_once_and_name_the_setting():
+    """Issue 16.11: auto-sync stopped silently when the file broke while the tray was running."""
+    h = make(make_settings(auto=True))
+    message = "Ustawienie raks.status_after_send: wybierz status po wysłaniu."
+    h.provider.error = ConfigError(message, "raks.status_after_send")
+    h.sync.refresh_settings()
+    h.sync.refresh_settings()  # still broken: said once
+    announced = [e for e in h.events if isinstance(e, RunError)]
+    assert len(announced) == 1 and announced[0].kind == "config" and announced[0].trigger == "auto"
+    assert "raks.status_after_send" in announced[0].message
+    assert "Automatyczna synchronizacja wstrzymana" in announced[0].message

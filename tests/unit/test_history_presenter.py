@@ -216,3 +216,13 @@ def test_refresh_picks_up_new_documents_and_close_releases_the_journal(tmp_path)
     assert view.closed and presenter._journal is None
     presenter.refresh()  # after closing: nothing happens
     writer.close()
+
+
+@pytest.mark.parametrize("count, verb", [(1, "1 z zaznaczonych dokumentów wymaga"), (2, "2 z zaznaczonych dokumentów wymagają"),
+                                         (5, "5 z zaznaczonych dokumentów wymaga"), (22, "22 z zaznaczonych dokumentów wymagają")])
+def test_in_doubt_warning_agrees_with_the_count(count, verb):
+    from ui.history_presenter import in_doubt_warning
+
+    text = in_doubt_warning(count)
+    assert text.startswith(verb)
+    assert ("dla niego" in text) == (count == 1)

@@ -1,5 +1,6 @@
 """Journal: durable recovery points, history, and the user's retry/skip actions."""
 
+import sqlite3
 import subprocess
 import sys
 
@@ -62,3 +63,67 @@ def test_retry_and_skip(journal):
         journal.skip(done.id)
     with pytest.raises(KeyError):
         journal.allow_retry(12345)
+
+
+def test_entries_move_from_the_setting_text_to_the_database_identity(journal):
+    """Issue 16.1: older entries keyed on the raw setting follow the database, never duplicated."""
+    skipped = journal.skip(journal.ensure("127.0.0.1:/db/F1.fdb", "FS", 1, "FS 1", 10).id)
+    journal.ensure("127.0.0.1:/db/F1.fdb", "FS", 2, "FS 2", 11)
+    journal.ensure("fb:/db/f1.fdb@x", "FS", 2, "FS 2", 11)  # already known under the identity: it wins
+    assert journal.adopt_database_key("127.0.0.1:/db/F1.fdb", "fb:/db/f1.fdb@x") == 1
+    moved = journal.get("fb:/db/f1.fdb@x", "FS", 1)
+    assert moved is not None and moved.id == skipped.id and moved.state == "skipped"
+    assert journal.adopt_database_key("same", "same") == 0
+
+
+def test_identity_key_ignores_how_a_windows_path_is_spelled():
+    import datetime as dt
+
+    from agent.raks.identity import identity_key
+
+    created = dt.datetime(2026, 1, 2, 3, 4, 5, 678)
+    assert identity_key("C:\\RAKS\\Data\\F00001.FDB", created) == identity_key("c:/raks/data/f00001.fdb", created)
+    assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/f1.fdb", created)  # POSIX: case matters
+    assert identity_key("/var/db/F1.fdb", created) != identity_key("/var/db/F1.fdb", created + dt.timedelta(days=1))
+
+
+def test_a_full_disk_is_reported_as_such_not_as_cannot_rollback(journal):
+    """Issue 16.7: SQLITE_FULL rolls the transaction back itself; "cannot rollback" hid it."""
+    from agent.errors import StorageError
+
+    entry = journal.ensure("db", "FS", 1, "FS 1", 2)
+    pages = journal._db.execute("PRAGMA page_count").fetchone()[0]
+    journal._db.execute(f"PRAGMA max_page_count={pages}")  # the disk is full from now on
+    with pytest.raises(StorageError) as info:
+        for i in range(2000):
+            entry = journal.mark(entry, "failed", error="x" * 2000 + str(i))
+    assert "Brak miejsca na dysku" in str(info.value) and "rollback" not in str(info.value)
+    journal._db.execute(f"PRAGMA max_page_count={pages * 100}")  # space freed: it works again
+    assert journal.mark(entry, "failed", error="ok").error == "ok"
+
+
+def test_a_journal_file_that_is_not_a_database_is_moved_aside(tmp_path):
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"garbage" * 1000)
+    with Journal(path) as journal:
+        assert journal.recovered_from is not None and journal.recovered_from.read_bytes().startswith(b"garbage")
+        assert "uszkodzony" in journal.recovery_message
+        assert journal.ensure("db", "FS", 1, "FS 1", 2).state == "pending"
+    with Journal(path) as again:  # a healthy journal is left alone
+        assert again.recovered_from is None and again.get("db", "FS", 1) is not None
+
+
+def test_damage_found_during_use_moves_the_journal_aside_on_the_next_open(tmp_path):
+    from agent.errors import StorageError
+    from agent.export import journal as journal_mod
+
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as journal:
+        entry = journal.ensure("db", "FS", 1, "FS 1", 2)
+        with pytest.raises(StorageError, match="uszkodzony"):
+            with journal_mod._storage(journal.path):
+                raise sqlite3.DatabaseError("database disk image is malformed")
+    with Journal(path) as again:
+        assert again.recovered_from is not None and again.get("db", "FS", 1) is None
+        assert not journal_mod._damage_marker(path).exists()
+    del entry

@@ -115,3 +115,11 @@ def test_legacy_binds_only_from_firebird_4(version, binds):
 def test_engine_major_falls_back_to_the_version_string():
     assert C.engine_major(_FakeConn(None, "WI-V4.0.5.3140 Firebird 4.0")) == 4
     assert C.engine_major(_FakeConn(None, "")) == 0
+
+
+def test_a_drive_letter_is_never_a_host():
+    from agent.raks.connection import parse_database
+
+    for raw in ("C:baza.fdb", "c:\\baza\\test.fdb", "D:"):
+        location = parse_database(raw)
+        assert location.host is None and location.path == raw

@@ -381,3 +381,93 @@ def test_thread_waiting_on_full_in_flight_gets_slot_after_release_plus_window() 
     lim.release(slot)
     t.join(timeout=5)
     assert got and got[0] >= released_at + 0.3 - 0.01
+
+
+# -- one budget for all processes of the user (issue 16.4) -----------------------------------
+
+_TAKE_ALL = (
+    "import sys\n"
+    "from agent.baselinker.ratelimit import BudgetLedger, RateLimiter\n"
+    "lim = RateLimiter(3, window=3600, ledger=BudgetLedger(sys.argv[1], sys.argv[2]))\n"
+    "for _ in range(3):\n"
+    "    lim.release(lim.acquire())\n"
+)
+
+
+def _limiter_after(tmp_path, token: str):
+    """A limiter in this process (fake clocks starting now) after another process used the budget."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from agent.baselinker.ratelimit import BudgetLedger
+
+    ledger_path = tmp_path / "request-budget.sqlite3"
+    subprocess.run([sys.executable, "-c", _TAKE_ALL, str(ledger_path), "token-A"], check=True,
+                   cwd=Path(__file__).resolve().parents[2], timeout=60)
+    start = time.time()
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    lim = RateLimiter(3, window=3600, clock=lambda: now[0], wall_clock=lambda: start + now[0], sleep=sleep,
+                      ledger=BudgetLedger(ledger_path, token))
+    return lim, slept, ledger_path
+
+
+def test_a_second_process_waits_for_the_budget_another_process_used(tmp_path) -> None:
+    lim, slept, ledger_path = _limiter_after(tmp_path, "token-A")
+    lim.release(lim.acquire())
+    # The other process's 3 requests occupy the shared window for an hour: this one had to wait
+    # for them (without the ledger it would not have waited at all).
+    assert sum(slept) > 3000
+    assert b"token-A" not in ledger_path.read_bytes()  # only a hash of the token is stored
+
+
+def test_another_token_has_its_own_budget(tmp_path) -> None:
+    lim, slept, _ = _limiter_after(tmp_path, "token-B")
+    for _ in range(3):
+        lim.release(lim.acquire())
+    assert slept == []
+
+
+def test_a_block_seen_by_one_process_stops_the_others(tmp_path) -> None:
+    from agent.baselinker.ratelimit import BudgetLedger
+
+    path = tmp_path / "budget.sqlite3"
+    a = RateLimiter(100, ledger=BudgetLedger(path, "tok"))
+    b = RateLimiter(100, ledger=BudgetLedger(path, "tok"))
+    until = time.time() + 600
+    a.block_until(until)
+    assert b.blocked_until == until
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        b.acquire(cancel)
+
+
+def test_a_broken_ledger_falls_back_to_this_process_count(tmp_path, caplog) -> None:
+    from agent.baselinker.ratelimit import BudgetLedger
+
+    ledger = BudgetLedger(tmp_path / "budget.sqlite3", "tok")
+    lim = RateLimiter(5, ledger=ledger)
+    ledger.close()  # e.g. the disk failed under it
+    with caplog.at_level(logging.WARNING):
+        lim.release(lim.acquire())
+    assert lim.ledger is None and "counting for this process only" in caplog.text
+
+
+def test_shared_limiter_with_a_token_uses_the_ledger_in_the_data_dir(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(ratelimit, "_shared", None)
+    monkeypatch.setattr(ratelimit, "_ledger_token", None)
+    lim = shared_limiter(100, "secret-token")
+    try:
+        assert lim.ledger is not None and lim.ledger.path == tmp_path / ratelimit.LEDGER_FILE
+        lim.release(lim.acquire())
+        assert b"secret-token" not in (tmp_path / ratelimit.LEDGER_FILE).read_bytes()
+    finally:
+        lim.attach_ledger(None)

@@ -128,3 +128,79 @@ def test_update_keeps_replaced_values_as_comments_and_removes_none(tmp_path):
     assert "#   statuses = \"SELECT 1 AS ID, 'x' AS NAZWA FROM RDB$DATABASE\"" in text
     s = load_settings(path)
     assert "statuses" not in s.raks.queries and s.raks.queries["pending_documents"].strip() == sql
+
+
+# -- files as Windows editors write them (issue 16.5, 16.10) ---------------------------------
+_POLISH = DEFAULT_SETTINGS_TEXT.replace('user = "SYSDBA"', 'user = "Księgowość"')
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "cp1250"])
+def test_notepad_encodings_are_read(tmp_path, encoding):
+    path = tmp_path / "raksbl.toml"
+    path.write_bytes(_POLISH.encode(encoding))
+    settings = load_settings(path)
+    assert settings.raks.user == "Księgowość"
+    if encoding == "cp1250":  # a guess: the user is told
+        assert settings.warnings and "Windows-1250" in settings.warnings[0]
+    else:
+        assert settings.warnings == ()
+
+
+def test_saving_keeps_working_on_a_notepad_file(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    path.write_bytes(_POLISH.encode("utf-16"))
+    update_settings(path, {"sync.auto": True})
+    settings = load_settings(path)  # rewritten as UTF-8, nothing lost
+    assert settings.sync.auto is True and settings.raks.user == "Księgowość"
+    assert path.read_bytes().decode("utf-8")
+
+
+def test_an_unreadable_file_is_a_polish_error_naming_it(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    path.write_bytes(b"\x00\x01\x02\xff\xfe\x00binary" * 10)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert str(path) in str(info.value) and "Nie można odczytać pliku ustawień" in str(info.value)
+
+
+def test_an_empty_file_is_reported_as_empty(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    path.write_text("  \n\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="jest pusty"):
+        load_settings(path)
+    update_settings(path, {"sync.auto": True})  # the dialog can still save into it
+    assert load_settings(path).sync.auto is True
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_file_without_access_says_so(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    path.write_text(DEFAULT_SETTINGS_TEXT, encoding="utf-8")
+    path.chmod(0)
+    with pytest.raises(ConfigError, match="Brak dostępu do pliku ustawień"):
+        load_settings(path)
+
+
+def test_a_file_without_access_says_so_even_as_root(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ConfigError, match="Brak dostępu do pliku ustawień"):
+        load_settings(tmp_path / "raksbl.toml")
+
+
+def test_backslashes_in_a_quoted_windows_path_get_advice():
+    with pytest.raises(ConfigError) as info:
+        parse_settings('[raks]\ndatabase = "C:\\RAKS\\Data\\F00001.fdb"\n')
+    assert "C:/RAKS/Data/F00001.fdb" in str(info.value) and "apostrof" in str(info.value)
+
+
+def test_escapes_that_silently_become_control_characters_are_refused():
+    # "\b" and "\t" are valid TOML escapes: the path would become C:<backspace>aza<tab>est.fdb
+    with pytest.raises(ConfigError) as info:
+        parse_settings('[raks]\ndatabase = "C:\\baza\\test.fdb"\n')
+    assert info.value.key == "raks.database" and "znak sterujący" in str(info.value)
+    assert parse_settings("[raks]\ndatabase = 'C:\\baza\\test.fdb'\n").raks.database == "C:\\baza\\test.fdb"

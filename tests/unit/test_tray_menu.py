@@ -295,3 +295,24 @@ def test_windows_uses_the_tray_icon_balloon_with_limits():
     title, body = shown[0]
     assert len(title) <= 63 and len(body) <= 255 and body.endswith("…")
     assert runner.cmds == []
+
+
+def test_a_broken_settings_file_at_start_is_named_not_called_unconfigured(env):
+    """Issue 16.11: the start notice named nothing ("nie jest skonfigurowany")."""
+    h = make_app(env, configured=False)
+    assert h.app.unconfigured_notice(h.app.autosync.state()).title == "raksbl nie jest skonfigurowany"
+    h.cfg.write_text("[raks]\nstatus_after_send = 0\n", encoding="utf-8")
+    h.app.settings_source.invalidate()
+    h.app.autosync.refresh_settings()
+    notice = h.app.unconfigured_notice(h.app.autosync.state())
+    assert notice.title == "Błąd ustawień" and "raks.status_after_send" in notice.body
+
+
+def test_a_settings_file_that_is_not_text_is_named_at_start_not_a_crash(env):
+    """Issue 16.5: a non-UTF-8 / binary file killed the tray with no icon and no message."""
+    h = make_app(env, configured=False)
+    h.cfg.write_bytes(b"\xff\xfe\x00\x00\x01\x02garbage\x00" * 20)
+    h.app.settings_source.invalidate()
+    h.app.autosync.refresh_settings()
+    notice = h.app.unconfigured_notice(h.app.autosync.state())
+    assert notice.title == "Błąd ustawień" and str(h.cfg) in notice.body

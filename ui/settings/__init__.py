@@ -49,6 +49,7 @@ def open_settings_dialog(
     window.attach(presenter)
     _current = window
     presenter.load()
+    window.fix_size()  # once filled: later messages (look-ups, errors) never resize it
     window.raise_()
     return window
 

@@ -175,6 +175,16 @@ def short_message(exc: ConfigError) -> str:
     return text
 
 
+def _lookup_failure(exc: BaseException) -> str:
+    """A failed BaseLinker look-up in Polish, once: an unreachable server is not the user's mistake."""
+    from agent.baselinker.errors import TransportError
+
+    if isinstance(exc, TransportError):
+        return ("BaseLinker jest teraz nieosiągalny (brak połączenia), więc list nie wczytano. Ustawienia można "
+                "zapisać; listy wczytasz tym przyciskiem, gdy połączenie wróci.")
+    return lookups.describe_error(exc)
+
+
 def form_values(settings: Settings) -> dict[str, Any]:
     """The dialog's field values showing ``settings`` (secrets not included)."""
     bl, raks, sync = settings.baselinker, settings.raks, settings.sync
@@ -492,10 +502,10 @@ class SettingsPresenter:
             self.view.set_values({f: values.get(f) for f in BASELINKER_FIELDS})
             self.view.set_status(TEST_BASELINKER, result.summary(), "ok")
         else:
-            message = lookups.describe_error(result)
-            self.view.set_status(TEST_BASELINKER, message, "error")
+            # Said once, next to the button; the fields keep their values (they can still be saved).
+            self.view.set_status(TEST_BASELINKER, _lookup_failure(result), "error")
             for field in BASELINKER_FIELDS:
-                self.view.set_status(field, f"Nie wczytano listy z BaseLinker: {message}", "error")
+                self.view.set_status(field, "", "")
 
     def test_raks(self) -> None:
         """"Testuj połączenie" (RaksSQL): server version, status dictionary, counts per status."""
@@ -551,7 +561,7 @@ class SettingsPresenter:
             if isinstance(result, ConfigError) and field_for_key(result.key) == QUERIES:
                 self._show_error(QUERIES, message)
             for field in RAKS_FIELDS:
-                self.view.set_status(field, f"Nie wczytano statusów z RaksSQL: {message}", "error")
+                self.view.set_status(field, "", "")
 
     # ------------------------------------------------------------------ "Dopasuj do bazy…"
 
@@ -671,10 +681,7 @@ class SettingsPresenter:
         typed["raks.database"] = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
         typed["sync.auto"] = bool(values.get("sync.auto"))
 
-        if "FS" in typed["raks.document_types"] and not typed["baselinker.invoice_series_id"]:
-            errors["baselinker.invoice_series_id"] = "Wybierz serię numeracji faktur (lista z BaseLinker)."
-        if "PA" in typed["raks.document_types"] and not typed["baselinker.receipt_series_id"]:
-            errors["baselinker.receipt_series_id"] = "Wybierz serię numeracji paragonów (lista z BaseLinker)."
+        # Series 0 is valid: BaseLinker's default series (as the settings template documents).
         if not (values.get(TOKEN) or "").strip():
             errors[TOKEN] = "Wpisz token API BaseLinker (BaseLinker → Moje konto → API)."
         overrides, error = self._query_overrides(values)

@@ -208,7 +208,8 @@ class SettingsWindow(Window):
         self._build_sync()
         self._build_advanced()
         bottom = tb.Frame(outer)
-        bottom.pack(fill="x", pady=(10, 0))
+        # Packed before the notebook: when space is short the notebook shrinks, never the buttons.
+        bottom.pack(side="bottom", fill="x", pady=(10, 0), before=self.notebook)
         self.buttons["cancel"] = tb.Button(bottom, text="Anuluj", bootstyle="secondary", width=12,
                                            command=lambda: self._do("cancel"))
         self.buttons["cancel"].pack(side="right")
@@ -216,6 +217,14 @@ class SettingsWindow(Window):
                                          command=lambda: self._do("save"))
         self.buttons["save"].pack(side="right", padx=(0, 8))
         self.top.bind("<Escape>", lambda e: self._do("cancel"))
+
+    def fix_size(self) -> None:
+        """Fix the window's size once, fitted to the screen: messages shown later never grow it
+        (an explicit geometry stops Tk from following the content's requested size)."""
+        self.top.update_idletasks()
+        width = min(max(self.top.winfo_reqwidth(), 720), self.top.winfo_screenwidth() - 40)
+        height = min(max(self.top.winfo_reqheight(), 560), self.top.winfo_screenheight() - 80)
+        self.top.geometry(f"{width}x{height}")
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -353,7 +362,7 @@ class SettingsWindow(Window):
         r = self._row(tab, 0, "Automatycznie", "sync.auto", auto)
         r = self._row(tab, r, "Co ile sekund", "sync.interval_seconds", self._spin(tab, p.MIN_INTERVAL, 86400),
                       note=f"Co ile sekund agent sprawdza, czy w RaksSQL czekają dokumenty (najmniej {p.MIN_INTERVAL}).")
-        r = self._row(tab, r, "Najwięcej dokumentów na raz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
+        r = self._row(tab, r, "Najwięcej dokumentów naraz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
                       note="0 = bez limitu.")
         self._row(tab, r, "Powiadomienia", "sync.notifications", self._combo(tab, width=18))
 
