@@ -39,6 +39,7 @@ EXIT_OK = 0
 EXIT_NO_TRAY = 1
 EXIT_ALREADY_RUNNING = 3
 QUIT_TIMEOUT = 120.0
+ENDSESSION_TIMEOUT = 20.0  # Windows shows "raksbl kończy wysyłanie…" meanwhile; the user may force it
 
 
 # ------------------------------------------------------------------ opening things
@@ -199,6 +200,7 @@ class TrayApp:
         clock: Callable[[], float] | None = None,
         first_run_delay: float = 5.0,
         quit_timeout: float = QUIT_TIMEOUT,
+        tray_factory: Callable[..., Any] | None = None,
     ):
         from agent.export.events import EventBus
 
@@ -216,11 +218,12 @@ class TrayApp:
         self.autostart = autostart
         self._start_thread = start_thread
         self.quit_timeout = quit_timeout
+        self._tray_factory = tray_factory
         self.tray: Any = None
         if notifier is None:
             from ui.notifications import DesktopNotifier
 
-            notifier = DesktopNotifier(lambda: self.tray.icon if self.tray else None, icon_path=icon_path("idle"),
+            notifier = DesktopNotifier(self._balloon, icon_path=icon_path("idle"),
                                        error_icon_path=icon_path("attention"))
         self.notifier = notifier
         self.quitting = False
@@ -233,7 +236,7 @@ class TrayApp:
     def create_tray(self) -> None:
         from ui.tray import TrayIcon
 
-        self.tray = TrayIcon(self)
+        self.tray = (self._tray_factory or TrayIcon)(self)
 
     def run(self) -> int:
         """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
@@ -269,6 +272,12 @@ class TrayApp:
         for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
             if sig is not None:
                 signal.signal(sig, lambda signum, frame: self.quit())
+
+    def _balloon(self, title: str, body: str, done: Callable[[bool], None]) -> None:
+        if self.tray is None:
+            done(False)
+        else:
+            self.tray.balloon(title, body, done)
 
     def refresh(self) -> None:
         """Show the scheduler's current state on the icon."""
@@ -371,6 +380,26 @@ class TrayApp:
 
     def set_autostart(self, enabled: bool) -> None:
         self.autostart.set_enabled(enabled, self.autostart.launch_command(self._config_arg))
+
+    # ---------------------------------------------------------------- Windows session end (tray thread)
+
+    def session_ending(self) -> bool:
+        """WM_QUERYENDSESSION (log off, shut down, the installer's Restart Manager): logging off
+        is never vetoed; True tells the tray a run is in progress (Windows then shows why the
+        agent needs a moment)."""
+        running = self.autosync.state().running
+        log.info("Windows session is ending%s", " during a run" if running else "")
+        return running
+
+    def end_session(self) -> None:
+        """WM_ENDSESSION: stop at the next recovery point *before* returning (Windows ends the
+        process soon after), then close like "Zakończ"."""
+        self.quitting = True
+        if not self.autosync.stop(wait=True, timeout=ENDSESSION_TIMEOUT):
+            log.warning("session end: a run was still in progress after %.0f s", ENDSESSION_TIMEOUT)
+        else:
+            log.info("session end: stopped at a recovery point")
+        self.ui.call(self._close)
 
     def quit(self) -> None:
         """"Zakończ": let the run reach a recovery point, then close the icon and the UI loop."""
