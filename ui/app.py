@@ -2,8 +2,8 @@
 
 Threads (see docs/style.md, "pystray"):
 
-* **main thread** - the UI loop: a withdrawn Tk root polling one queue with ``root.after``
-  (falls back to a plain queue loop when Tk cannot start). Anything that opens a window (the
+* **main thread** - the UI loop: a withdrawn Tk root serving one queue, woken through a pipe
+  (polled on Windows; a plain queue loop when Tk cannot start): an idle agent sleeps. Anything that opens a window (the
   settings dialog and the history window of later issues) goes through :meth:`UiLoop.call`.
 * **tray thread** - pystray's loop; menu callbacks run here and only do quick things or hand
   work to the UI loop. Never touch Tk from it.
@@ -90,16 +90,22 @@ def open_log_folder(opener: Callable[[Path], None] = open_path) -> None:
 class UiLoop:
     """The main-thread loop every window-opening action goes through (one queue).
 
-    With Tk: a withdrawn root polls the queue every ``poll_ms``; without Tk (no display for
-    it, or ``use_tk=False`` in tests): a blocking queue loop. :meth:`call` is thread-safe.
+    With Tk: a withdrawn root. An idle agent sleeps: on POSIX :meth:`call` wakes Tk through a
+    pipe watched by ``createfilehandler`` (which also receives the signal wake-up byte, so
+    SIGTERM is handled at once although Tk sleeps in C); where Tk has no file handlers (Windows)
+    the root polls the queue every ``poll_ms``. Without Tk (no display for it, or
+    ``use_tk=False`` in tests): a blocking queue loop. :meth:`call` is thread-safe.
     """
 
-    def __init__(self, use_tk: bool = True, poll_ms: int = 100):
+    def __init__(self, use_tk: bool = True, poll_ms: int = 250):
         self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue()
         self._use_tk = use_tk
         self.poll_ms = poll_ms
         self.root: Any = None
         self._done = threading.Event()
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._old_wakeup_fd: int | None = None
 
     def start(self) -> None:
         """Create the (withdrawn) Tk root; must run on the main thread."""
@@ -108,18 +114,64 @@ class UiLoop:
         try:
             import tkinter
 
+            from ui.dpi import enable_dpi_awareness
+
+            enable_dpi_awareness()  # before the first Tk root, or Windows scales a blurry bitmap
             self.root = tkinter.Tk()
             self.root.withdraw()
             self.root.title("raksbl")
         except Exception as exc:
             log.warning("Tk is not available (%s); windows will not open", exc)
             self.root = None
+            return
+        self._setup_wakeup()
+
+    def _setup_wakeup(self) -> None:
+        import tkinter
+
+        if not hasattr(self.root, "createfilehandler") or sys.platform == "win32":
+            return
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        try:
+            self.root.createfilehandler(r, tkinter.READABLE, self._on_wake)
+        except Exception as exc:  # some Tk builds have no file handlers: keep polling
+            log.info("Tk file handlers unavailable (%s); polling the UI queue", exc)
+            os.close(r)
+            os.close(w)
+            return
+        self._wake_r, self._wake_w = r, w
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old_wakeup_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            except (ValueError, OSError):
+                self._old_wakeup_fd = None
+
+    def _on_wake(self, fd: int, _mask: int) -> None:
+        try:
+            while os.read(fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        self.drain()
 
     def call(self, fn: Callable[[], Any]) -> None:
         self._queue.put(fn)
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._wake_w
+        if w is not None:
+            try:
+                os.write(w, b"\0")
+            except (BlockingIOError, OSError):
+                pass  # a full pipe already wakes Tk; a closed one means we are shutting down
 
     def drain(self) -> int:
-        """Run everything queued now (tests, and the Tk poller)."""
+        """Run everything queued now (tests, and the Tk wake-up/poller)."""
         count = 0
         while True:
             try:
@@ -137,13 +189,16 @@ class UiLoop:
 
     def run(self) -> None:
         if self.root is not None:
-            self.root.after(self.poll_ms, self._poll)
+            if self._wake_r is None:
+                self.root.after(self.poll_ms, self._poll)
+            else:
+                self.drain()  # anything queued before the loop started
             self.root.mainloop()
             self._destroy_root()
             return
         while not self._done.is_set():
             try:
-                fn = self._queue.get(timeout=0.2)
+                fn = self._queue.get(timeout=1.0)  # a timeout: Ctrl+C is not delivered into a wait on Windows
             except queue.Empty:
                 continue
             if fn is None:
@@ -161,7 +216,7 @@ class UiLoop:
 
     def quit(self) -> None:
         """End :meth:`run` (from any thread)."""
-        self._queue.put(None)
+        self.call(None)  # type: ignore[arg-type]
 
     def _finish(self) -> None:
         self._done.set()
@@ -169,6 +224,23 @@ class UiLoop:
             self.root.quit()
 
     def _destroy_root(self) -> None:
+        if self._wake_r is not None:
+            if threading.current_thread() is threading.main_thread():
+                try:
+                    signal.set_wakeup_fd(self._old_wakeup_fd if self._old_wakeup_fd is not None else -1)
+                except (ValueError, OSError):
+                    pass
+            try:
+                if self.root is not None:
+                    self.root.deletefilehandler(self._wake_r)
+            except Exception:
+                pass
+            for fd in (self._wake_r, self._wake_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self._wake_r = self._wake_w = None
         if self.root is not None:
             try:
                 self.root.destroy()

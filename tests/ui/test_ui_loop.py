@@ -1,0 +1,50 @@
+"""The UI loop sleeps while idle (no Tk timer polling) and still wakes at once for a call from
+another thread or a signal (16 "Quiet": the idle tray used 0.4 % CPU polling every 100 ms)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from ui.app import UiLoop
+
+pytestmark = pytest.mark.ui
+
+WAIT = 30.0
+
+
+def test_idle_loop_has_no_timer_and_wakes_for_calls_and_signals(display):
+    loop = UiLoop()
+    loop.start()
+    assert loop.root is not None
+    ran = []
+    got_signal = threading.Event()
+    previous = signal.signal(signal.SIGUSR1, lambda *a: got_signal.set())
+    try:
+        def check_idle_then_call():
+            # inside the running loop: nothing scheduled with `after` (no polling)
+            ran.append(loop.root.tk.call("after", "info"))
+            threading.Thread(target=lambda: loop.call(lambda: os.kill(os.getpid(), signal.SIGUSR1))).start()
+
+        def wait_signal_then_quit():
+            assert got_signal.wait(WAIT)
+            loop.quit()
+
+        loop.call(check_idle_then_call)
+        # the signal handler must run although Tk sleeps in C: then the loop is told to end
+        threading.Thread(target=wait_signal_then_quit, daemon=True).start()
+        done = threading.Event()
+        watchdog = threading.Timer(WAIT, lambda: (done.is_set() or loop.quit()))
+        watchdog.start()
+        loop.run()
+        done.set()
+        watchdog.cancel()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert ran == [""]  # `after info` lists no pending timer
+    assert got_signal.is_set()
+    assert loop.finished and loop.root is None
+    assert signal.set_wakeup_fd(-1) == -1  # the wake-up fd was handed back
