@@ -98,6 +98,7 @@ class UiLoop:
     """
 
     def __init__(self, use_tk: bool = True, poll_ms: int = 250):
+        self.on_close: Callable[[], None] | None = None  # the root got WM_DELETE_WINDOW (taskkill)
         self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue()
         self._use_tk = use_tk
         self.poll_ms = poll_ms
@@ -120,11 +121,18 @@ class UiLoop:
             self.root = tkinter.Tk()
             self.root.withdraw()
             self.root.title("raksbl")
+            # Tk's default would destroy the root and end the loop under a running export
+            self.root.protocol("WM_DELETE_WINDOW", self._on_delete_window)
         except Exception as exc:
             log.warning("Tk is not available (%s); windows will not open", exc)
             self.root = None
             return
         self._setup_wakeup()
+
+    def _on_delete_window(self) -> None:
+        log.info("the UI root was asked to close")
+        if self.on_close is not None:
+            self.on_close()
 
     def _setup_wakeup(self) -> None:
         import tkinter
@@ -287,6 +295,7 @@ class TrayApp:
         self.policy = NotifyPolicy()
         self.opener = opener
         self.ui = ui or UiLoop()
+        self.ui.on_close = self.quit
         self.autostart = autostart
         self._start_thread = start_thread
         self.quit_timeout = quit_timeout
@@ -514,6 +523,25 @@ def _tell_already_running(message: str) -> None:
         DesktopNotifier(background=False).notify(Notification("raksbl już działa", message))
 
 
+AGENT_MUTEX = "raksbl-agent"  # build/raksbl.iss waits for it to vanish before replacing files
+
+
+def hold_agent_mutex(platform: str = sys.platform, kernel32: Any = None) -> Any:
+    """Windows: a named mutex that lives as long as this agent, so the installer can tell it
+    runs and wait until it has stopped politely. Returns the handle (None elsewhere)."""
+    if platform != "win32":
+        return None
+    try:
+        if kernel32 is None:
+            import ctypes
+
+            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        return kernel32.CreateMutexW(None, False, AGENT_MUTEX) or None
+    except Exception:
+        log.exception("could not create the agent mutex (the installer will not see this agent)")
+        return None
+
+
 def main(config_path: str | None = None) -> int:
     """``raksbl`` / ``raksbl tray``: the tray agent. Exit 0 after "Zakończ", 3 if one already runs."""
     from agent.instance import AlreadyRunning, InstanceLock
@@ -534,6 +562,7 @@ def main(config_path: str | None = None) -> int:
             log_file = setup_logging()
             log.warning("starting unconfigured: %s", exc.user_message)
         log.info("raksbl tray starting, pid %d, log %s", os.getpid(), log_file)
+        mutex = hold_agent_mutex()  # noqa: F841 - held until the process ends
         return TrayApp(config_path).run()
     finally:
         lock.release()

@@ -164,6 +164,7 @@ def x11_safe_title(text: str) -> str:
 
 
 # Windows messages and calls used directly (pystray._util.win32 needs ctypes.windll: lazy).
+WM_CLOSE = 0x0010
 WM_QUERYENDSESSION = 0x0011
 WM_ENDSESSION = 0x0016
 WM_LBUTTONUP = 0x0202
@@ -288,6 +289,14 @@ class TrayIcon:
                 guarded(self.win32.block_shutdown, "shutdown block reason")(self.icon._hwnd, None)
             return 0
 
+        def on_close(wparam: Any, lparam: Any) -> int:
+            # `taskkill /IM raksbl.exe` (no /F; the installer's polite stop) posts WM_CLOSE:
+            # quit like "Zakończ" (the run stops at a recovery point); pystray ignored it
+            log.info("WM_CLOSE received: quitting")
+            guarded(self.actions.quit, "quit on WM_CLOSE")()
+            return 0
+
+        handlers[WM_CLOSE] = on_close
         handlers[WM_PYSTRAY_NOTIFY] = on_notify
         handlers[WM_RAKSBL_APPLY] = on_apply
         handlers[WM_QUERYENDSESSION] = on_query_end_session

@@ -48,3 +48,17 @@ def test_idle_loop_has_no_timer_and_wakes_for_calls_and_signals(display):
     assert got_signal.is_set()
     assert loop.finished and loop.root is None
     assert signal.set_wakeup_fd(-1) == -1  # the wake-up fd was handed back
+
+
+def test_closing_the_root_asks_the_agent_to_quit_instead_of_ending_the_loop(display):
+    loop = UiLoop()
+    loop.start()
+    asked = []
+    loop.on_close = lambda: asked.append(1)
+    try:
+        command = loop.root.protocol("WM_DELETE_WINDOW")
+        loop.root.tk.call(command)  # what Tk runs on WM_CLOSE (e.g. `taskkill /IM raksbl.exe`)
+        assert asked == [1]
+        assert loop.root.winfo_exists()  # not destroyed: the agent decides when to end
+    finally:
+        loop._destroy_root()

@@ -348,3 +348,23 @@ def test_tray_module_names_every_message_it_handles():
     assert (tray_module.WM_USER, tray_module.WM_PYSTRAY_NOTIFY) == (0x400, 0x40B)
     assert (WM_QUERYENDSESSION, WM_ENDSESSION, WM_LBUTTONUP, WM_RBUTTONUP) == (0x11, 0x16, 0x202, 0x205)
     assert SimpleNamespace  # (imported for readers extending these fakes)
+
+
+def test_a_polite_taskkill_quits_like_the_menu():
+    tray, icon, api, actions = make_tray()
+    quits = []
+    actions.quit = lambda: quits.append(1)
+    assert icon._message_handlers[tray_module.WM_CLOSE](0, 0) == 0
+    assert quits == [1]
+
+
+def test_the_agent_mutex_the_installer_waits_for():
+    from ui.app import AGENT_MUTEX, hold_agent_mutex
+
+    calls = []
+    kernel32 = SimpleNamespace(CreateMutexW=lambda attrs, owner, name: calls.append(name) or 1234)
+    assert hold_agent_mutex("win32", kernel32) == 1234 and calls == [AGENT_MUTEX]
+    assert hold_agent_mutex("linux", kernel32) is None and calls == [AGENT_MUTEX]
+    iss = (tray_module.__file__.rsplit("/ui/", 1)[0] + "/build/raksbl.iss")
+    with open(iss, encoding="utf-8-sig") as f:
+        assert f"'{AGENT_MUTEX}'" in f.read()  # the installer names the same mutex
