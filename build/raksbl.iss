@@ -71,6 +71,11 @@ RestartApplications=no
 ShowLanguageDialog=no
 ; the autostart task's state comes from the real state on this PC, not from the last install
 UsePreviousTasks=no
+#ifdef Sign
+; build_windows.ps1 defines the "raksblsign" tool (ISCC /S) when a certificate is configured
+SignTool=raksblsign
+SignedUninstaller=yes
+#endif
 
 [Languages]
 Name: "polish"; MessagesFile: "compiler:Languages\Polish.isl"
