@@ -3,6 +3,7 @@ another thread or a signal (16 "Quiet": the idle tray used 0.4 % CPU polling eve
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -48,6 +49,8 @@ def test_idle_loop_has_no_timer_and_wakes_for_calls_and_signals(display):
     assert got_signal.is_set()
     assert loop.finished and loop.root is None
     assert signal.set_wakeup_fd(-1) == -1  # the wake-up fd was handed back
+    del loop
+    gc.collect()  # Tk objects are finalised here, on the main thread (see conftest.root)
 
 
 def test_closing_the_root_asks_the_agent_to_quit_instead_of_ending_the_loop(display):
@@ -62,3 +65,5 @@ def test_closing_the_root_asks_the_agent_to_quit_instead_of_ending_the_loop(disp
         assert loop.root.winfo_exists()  # not destroyed: the agent decides when to end
     finally:
         loop._destroy_root()
+        del loop
+        gc.collect()
