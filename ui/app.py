@@ -107,6 +107,7 @@ class UiLoop:
         self._wake_r: int | None = None
         self._wake_w: int | None = None
         self._old_wakeup_fd: int | None = None
+        self._gc_pending = False
 
     def start(self) -> None:
         """Create the (withdrawn) Tk root; must run on the main thread."""
@@ -123,11 +124,27 @@ class UiLoop:
             self.root.title("raksbl")
             # Tk's default would destroy the root and end the loop under a running export
             self.root.protocol("WM_DELETE_WINDOW", self._on_delete_window)
+            self.root.bind_all("<Destroy>", self._on_destroy, add="+")
         except Exception as exc:
             log.warning("Tk is not available (%s); windows will not open", exc)
             self.root = None
             return
         self._setup_wakeup()
+
+    def _on_destroy(self, event: Any) -> None:
+        # A closed window leaves Tk objects in reference cycles. Collect them here, on the main
+        # thread, once Tk is idle: collected later by a worker thread (a settings look-up, a run)
+        # their finalisers would call Tcl from that thread, and tkinter can abort the process.
+        if event.widget is self.root or self._gc_pending or self.root is None:
+            return
+        self._gc_pending = True
+        self.root.after_idle(self._collect_garbage)
+
+    def _collect_garbage(self) -> None:
+        import gc
+
+        self._gc_pending = False
+        gc.collect()
 
     def _on_delete_window(self) -> None:
         log.info("the UI root was asked to close")

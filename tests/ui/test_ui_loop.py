@@ -67,3 +67,30 @@ def test_closing_the_root_asks_the_agent_to_quit_instead_of_ending_the_loop(disp
         loop._destroy_root()
         del loop
         gc.collect()
+
+
+def test_a_closed_window_is_collected_on_the_main_thread(display, monkeypatch):
+    """Tk garbage of a closed window is collected by the UI thread, not left for a worker."""
+    import tkinter
+
+    loop = UiLoop()
+    loop.start()
+    collected_on = []
+    real_collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: collected_on.append(threading.current_thread()) or real_collect(*a))
+
+    def open_and_close():
+        top = tkinter.Toplevel(loop.root)
+        tkinter.StringVar(master=top, value="x")
+        top.destroy()
+        loop.root.after_idle(lambda: loop.root.after_idle(loop.quit))  # after the collection
+
+    loop.call(open_and_close)
+    watchdog = threading.Timer(WAIT, loop.quit)
+    watchdog.start()
+    try:
+        loop.run()
+    finally:
+        watchdog.cancel()
+    assert collected_on and all(t is threading.main_thread() for t in collected_on)
+    assert len(collected_on) == 1  # one collection per burst of destroyed widgets
