@@ -365,6 +365,7 @@ def test_the_agent_mutex_the_installer_waits_for():
     kernel32 = SimpleNamespace(CreateMutexW=lambda attrs, owner, name: calls.append(name) or 1234)
     assert hold_agent_mutex("win32", kernel32) == 1234 and calls == [AGENT_MUTEX]
     assert hold_agent_mutex("linux", kernel32) is None and calls == [AGENT_MUTEX]
-    iss = (tray_module.__file__.rsplit("/ui/", 1)[0] + "/build/raksbl.iss")
-    with open(iss, encoding="utf-8-sig") as f:
-        assert f"'{AGENT_MUTEX}'" in f.read()  # the installer names the same mutex
+    from pathlib import Path
+
+    iss = Path(tray_module.__file__).resolve().parents[1] / "build" / "raksbl.iss"
+    assert f"'{AGENT_MUTEX}'" in iss.read_text(encoding="utf-8-sig")  # the installer names the same mutex
