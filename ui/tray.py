@@ -230,6 +230,7 @@ class TrayIcon:
         self._menu_dirty = False
         self._force = False
         self._balloons: list[tuple[str, str, Callable[[bool], None]]] = []
+        self._dock_again = False
         self._applying = False
         self._poke: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
@@ -386,11 +387,14 @@ class TrayIcon:
                     balloons = self._balloons if (shown or (visible and running) or not self._marshalled) else []
                     if balloons:
                         self._balloons = []
+                    dock, self._dock_again = self._dock_again, False
                     self._menu_dirty = self._force = False
                     if look == self.look and title == self.title and not menu and not force and not balloons \
-                            and (not visible or getattr(self.icon, "visible", False)):
+                            and not dock and (not visible or getattr(self.icon, "visible", False)):
                         self._applying = False
                         return
+                if dock:
+                    guarded(self.icon._show, "dock request")()  # on the loop thread: runs directly
                 self._apply_once(look, title, menu, force, visible, running, balloons)
         except BaseException:
             with self._lock:
@@ -407,11 +411,12 @@ class TrayIcon:
                 with self._lock:
                     self._want_visible = False  # do not retry in a loop; setup reports it
             else:
+                guarded(self._enable_clicks_on_xorg, "xorg click events")()
                 self.visible_event.set()
             force = True
         if look != self.look or force:
             self.look = look
-            guarded(setattr, "icon image")(self.icon, "icon", load_icon(look))
+            guarded(self._set_image, "icon image")(load_icon(look))
         if title != self.title or force:
             self.title = title
             if self.icon.title == title:
@@ -425,6 +430,19 @@ class TrayIcon:
         for title_, body, done in balloons:
             shown = guarded(self._show_balloon, "balloon", default=False)(title_, body)
             guarded(done, "balloon result")(bool(shown))
+
+    def _set_image(self, image: Any) -> None:
+        icon = self.icon
+        if self.backend == "xorg" and getattr(icon, "visible", False):
+            # pystray's xorg _update_icon sends the tray a new dock request on every image change;
+            # trayer, asked again and again while the look changes, sometimes leaves the icon
+            # unmapped. Redraw the docked window instead (what _update_icon does after docking).
+            icon._icon = image
+            icon._icon_data = None
+            icon._draw()
+            icon._icon_valid = True
+            return
+        icon.icon = image
 
     def _show_balloon(self, title: str, body: str) -> bool:
         if self.backend == "win32":
@@ -451,7 +469,6 @@ class TrayIcon:
             if not self.visible_event.wait(30):
                 log.error("the tray icon did not become visible")
                 return
-            guarded(self._enable_clicks_on_xorg, "xorg click events")()
             guarded(self._ensure_docked_on_xorg, "xorg docking")()
             if on_visible is not None:
                 guarded(on_visible, "first refresh")()
@@ -469,7 +486,7 @@ class TrayIcon:
             log.exception("the tray icon loop failed")
 
     def _enable_clicks_on_xorg(self) -> None:
-        # pystray 0.19's xorg window does not select ButtonPress, so a click on the icon never
+        # (tray thread, once the icon is shown) pystray 0.19's xorg window does not select ButtonPress, so a click on the icon never
         # reaches the default action ("Historia…"); ask the X server for those events too.
         window = getattr(self.icon, "_window", None)
         display = getattr(self.icon, "_display", None)
@@ -486,7 +503,8 @@ class TrayIcon:
         # pystray 0.19's xorg backend sometimes never docks (seen in 2 of 5 starts under trayer:
         # the icon window stays an unmapped 1x1 child of the root window and the icon is never
         # shown). Check through a connection of our own and ask again until the tray took it.
-        # (This runs on pystray's setup thread and holds no lock of ours.)
+        # (This runs on pystray's setup thread; only the check uses X here, through its own
+        # connection: the request itself is made by the tray thread.)
         window = getattr(self.icon, "_window", None)
         if self.backend != "xorg" or window is None:
             return True
@@ -497,7 +515,9 @@ class TrayIcon:
             if self._docked_on_xorg(window.id):
                 return True
             log.warning("tray icon not docked yet (attempt %d); asking the system tray again", attempt + 1)
-            guarded(self.icon._show, "dock request")()  # pystray runs it on its own loop thread
+            with self._lock:
+                self._dock_again = True  # the tray thread asks (pystray's _show)
+            self._request()
         return self._docked_on_xorg(window.id)
 
     @staticmethod
