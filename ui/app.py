@@ -3,8 +3,9 @@
 Threads (see docs/style.md, "pystray"):
 
 * **main thread** - the UI loop: a withdrawn Tk root serving one queue, woken through a pipe
-  (polled on Windows; a plain queue loop when Tk cannot start): an idle agent sleeps. Anything that opens a window (the
-  settings dialog and the history window of later issues) goes through :meth:`UiLoop.call`.
+  (polled on Windows; a plain queue loop when Tk cannot start): an idle agent sleeps. Anything
+  that opens a window (the settings dialog, the history window) goes through
+  :meth:`UiLoop.call`.
 * **tray thread** - pystray's loop; menu callbacks run here and only do quick things or hand
   work to the UI loop. Never touch Tk from it.
 * **timer / run threads** - :class:`agent.autosync.AutoSync`; its events reach
@@ -260,12 +261,13 @@ class UiLoop:
                     self.root.deletefilehandler(self._wake_r)
             except Exception:
                 pass
-            for fd in (self._wake_r, self._wake_w):
+            fds = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = None  # first: no call() writes into a reused fd number
+            for fd in fds:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self._wake_r = self._wake_w = None
         if self.root is not None:
             try:
                 self.root.destroy()
