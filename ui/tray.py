@@ -464,7 +464,7 @@ class TrayIcon:
             with self._lock:
                 self._want_visible = True
                 self._force = True
-            self._poke = self._make_poke() if self._marshalled else None
+            self._poke = guarded(self._make_poke, "tray poke setup")() if self._marshalled else None
             self._request()
             if not self.visible_event.wait(30):
                 log.error("the tray icon did not become visible")
