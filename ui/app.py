@@ -337,6 +337,7 @@ class TrayApp:
         from ui.tray import TrayIcon
 
         self.tray = (self._tray_factory or TrayIcon)(self)
+        self.tray.state_provider = lambda: (self.autosync.state(), self.quitting)
 
     def run(self) -> int:
         """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
@@ -381,18 +382,15 @@ class TrayApp:
 
     def refresh(self) -> None:
         """Show the scheduler's current state on the icon."""
-        self._show(self.autosync.state())
-
-    def _show(self, state: Any) -> None:
         if self.tray is not None:
-            self.tray.show(state, quitting=self.quitting)
+            self.tray.refresh()  # the tray reads the state when it draws (never a late snapshot)
 
     # ---------------------------------------------------------------- events (any thread)
 
     def _on_event(self, event: object) -> None:
         if isinstance(event, StateChanged):
             self._apply_settings()
-            self._show(event.state)
+            self.refresh()
         elif isinstance(event, RunStarted):
             self._trigger = event.trigger
         elif isinstance(event, RunFinished):

@@ -237,6 +237,10 @@ class TrayIcon:
         self._tray_ident: int | None = None
         self.visible_event = threading.Event()
         self._xorg_atom: Any = None
+        # () -> (state, quitting), read by whoever applies (the tray thread): the icon always
+        # shows the state as it is when drawn, never a snapshot that arrived late
+        self.state_provider: Callable[[], tuple[AutoSyncState, bool]] | None = None
+        self._state_dirty = False
         self._install_hooks()
 
     @property
@@ -344,6 +348,27 @@ class TrayIcon:
             self._menu_dirty = True
         self._request()
 
+    def refresh(self) -> None:
+        """Show the current state from :attr:`state_provider` (read when the tray thread draws:
+        threads publishing snapshots in a different order than they took them cannot leave a
+        stale look, e.g. "trwa wysyłanie" after the run ended)."""
+        with self._lock:
+            self._state_dirty = True
+            self._menu_dirty = True
+        self._request()
+
+    def _wish_from_provider(self) -> None:
+        provider = self.state_provider
+        if provider is None:
+            return
+        state, quitting = provider()
+        look = icon_state(state)
+        title = tooltip(state, quitting)
+        if self.backend == "xorg":
+            title = x11_safe_title(title)
+        with self._lock:
+            self._want_look, self._want_title = look, title
+
     def update_menu(self) -> None:
         """Rebuild the native menu (checkmarks) on the tray thread."""
         with self._lock:
@@ -380,6 +405,10 @@ class TrayIcon:
         try:
             while True:
                 with self._lock:
+                    from_provider, self._state_dirty = self._state_dirty, False
+                if from_provider:
+                    guarded(self._wish_from_provider, "current state")()  # outside our lock
+                with self._lock:
                     look, title, menu, force = self._want_look, self._want_title, self._menu_dirty, self._force
                     visible = self._want_visible
                     running = self._thread is not None
@@ -390,7 +419,8 @@ class TrayIcon:
                     dock, self._dock_again = self._dock_again, False
                     self._menu_dirty = self._force = False
                     if look == self.look and title == self.title and not menu and not force and not balloons \
-                            and not dock and (not visible or getattr(self.icon, "visible", False)):
+                            and not dock and not self._state_dirty \
+                            and (not visible or getattr(self.icon, "visible", False)):
                         self._applying = False
                         return
                 if dock:

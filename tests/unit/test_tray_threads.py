@@ -369,3 +369,42 @@ def test_the_agent_mutex_the_installer_waits_for():
 
     iss = Path(tray_module.__file__).resolve().parents[1] / "build" / "raksbl.iss"
     assert f"'{AGENT_MUTEX}'" in iss.read_text(encoding="utf-8-sig")  # the installer names the same mutex
+
+
+def test_a_late_state_snapshot_never_leaves_a_stale_look(tmp_path, monkeypatch):
+    """Threads publish state snapshots; one taken during a run may be delivered after the
+    run's final one (seen in the e2e test: the tooltip stayed "trwa wysyłanie…" for good). The
+    tray draws the state as it is when it draws, whatever snapshot arrived last."""
+    import dataclasses
+
+    from agent.autosync import StateChanged
+
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path / "data"))
+    cfg = tmp_path / "raksbl.toml"
+    write_default_settings(cfg)
+    update_settings(cfg, {"sync.auto": True})
+
+    def tray_factory(actions):
+        holder = {}
+        api = FakeWin32Api(lambda: holder["tray"].icon)
+        holder["tray"] = TrayIcon(actions, platform="win32", icon_factory=FakeWin32Icon, win32_api=api)
+        return holder["tray"]
+
+    class Notes:
+        def notify(self, n):
+            return True
+
+    app = TrayApp(cfg, run_fn=lambda *a, **k: None, notifier=Notes(), ui=UiLoop(use_tk=False),
+                  tray_factory=tray_factory)
+    app.create_tray()
+    app.autosync.refresh_settings()
+    app.tray.start()
+    try:
+        assert app.tray.wait_visible(WAIT)
+        stale = dataclasses.replace(app.autosync.state(), running=True)  # taken during a run
+        app._on_event(StateChanged(stale))  # ... and delivered after the run's last one
+        settle(app.tray)
+        assert app.tray.look == "idle"
+        assert "trwa wysyłanie" not in app.tray.icon.title and "następna" in app.tray.icon.title
+    finally:
+        app.tray.stop()
