@@ -135,10 +135,22 @@ class XSession:
         self.dbus_address = line
 
     def _start_trayer(self) -> None:
-        self._spawn("trayer", ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel",
-                               "--width", "200", "--height", "32", "--transparent", "false",
-                               "--tint", "0xffffff", "--SetDockType", "true"])
-        wait_for(self.tray_owner, 20, what="trayer to own the system tray selection")
+        cmd = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "200",
+               "--height", "32", "--transparent", "false", "--tint", "0xffffff", "--SetDockType", "true"]
+        proc = self._spawn("trayer", cmd)
+        restarts = 0
+
+        def owned() -> bool:
+            nonlocal proc, restarts
+            if self.tray_owner():
+                return True
+            if proc.poll() is not None and restarts < 2:  # trayer died while starting: once more
+                restarts += 1
+                proc = self._spawn(f"trayer-{restarts}", cmd)
+            return False
+
+        # a loaded machine (the full suite next to other sessions) once needed more than 20 s
+        wait_for(owned, 60, what="trayer to own the system tray selection")
 
     def tray_owner(self) -> bool:
         """Whether a system tray owns the _NET_SYSTEM_TRAY_S0 selection on our display."""
