@@ -111,7 +111,7 @@ if (-not (Test-Path $VenvPython)) {
     if ($Python) {
         $base = @($Python)
     } else {
-        $base = Find-Python
+        $base = @(Find-Python)  # @(): a one-element answer ("python") would unroll to a string
     }
     $baseArgs = @($base | Select-Object -Skip 1)  # @(): stays an array even with one element
     Invoke-Native $base[0] ($baseArgs + @("-m", "venv", ".venv"))
