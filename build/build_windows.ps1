@@ -234,9 +234,11 @@ if (-not $Iscc) {
 }
 $isccArgs = @("/Qp", "/DAppVersion=$Version", "/DAppVersionNumeric=$VersionNumeric")
 if ($SignArgs) {
-    # Inno Setup signs the installer and the uninstaller itself with this tool definition ($f = file)
-    $quoted = ($SignArgs | ForEach-Object { if ($_ -match '\s') { '"' + $_ + '"' } else { $_ } }) -join " "
-    $isccArgs += @("/DSign=1", "/Sraksblsign=`"$SignTool`" $quoted `$f")
+    # Inno Setup signs the installer and the uninstaller itself with this tool definition:
+    # $f = the file, $q = a quote (no literal quotes: Windows PowerShell 5.1 mangles them when
+    # it passes an argument containing spaces and quotes to a native program)
+    $quoted = ($SignArgs | ForEach-Object { if ($_ -match '\s') { '$q' + $_ + '$q' } else { $_ } }) -join " "
+    $isccArgs += @("/DSign=1", ('/Sraksblsign=$q' + $SignTool + '$q ' + $quoted + ' $f'))
 }
 $isccArgs += "build\raksbl.iss"
 Write-Host ">> $Iscc (installer$(if ($SignArgs) { ', signed' }))"
