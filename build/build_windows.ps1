@@ -7,32 +7,51 @@
 
         powershell -ExecutionPolicy Bypass -File build\build_windows.ps1
 
-    1. creates .venv with Python 3.11+ (64-bit) unless it exists, installs raksbl with the
-       "build" extra (PyInstaller);
+    1. finds a suitable Python (64-bit 3.11, else 3.12/3.13: the py launcher, then python on
+       PATH), creates .venv unless it exists, installs raksbl with the "build" extra with every
+       package pinned by build\constraints.txt (the same pins the Linux venv and bundle test use);
     2. runs PyInstaller with build\raksbl.spec -> dist\raksbl\raksbl.exe (tray, no console)
        and dist\raksbl\raksbl-cli.exe (command line);
     3. checks the built raksbl-cli.exe --version;
-    4. if Inno Setup 6.3+ (ISCC.exe) is found, compiles build\raksbl.iss ->
-       dist\installer\raksbl-setup-<version>.exe.
+    4. signs raksbl.exe and raksbl-cli.exe when a code-signing certificate is configured
+       (environment, see below);
+    5. if Inno Setup 6.3+ (ISCC.exe) is found, compiles build\raksbl.iss ->
+       dist\installer\raksbl-setup-<version>.exe (signed, with a signed uninstaller, when a
+       certificate is configured).
+
+    Code signing (optional; unsigned builds work, see build\BUILDING.md on SmartScreen):
+        RAKSBL_SIGN_PFX            path to a .pfx file, with RAKSBL_SIGN_PFX_PASSWORD, or
+        RAKSBL_SIGN_THUMBPRINT     SHA-1 thumbprint of a certificate in the user's store (EV token)
+        RAKSBL_SIGN_TIMESTAMP_URL  RFC 3161 timestamp server (default http://timestamp.digicert.com)
+        SIGNTOOL                   signtool.exe (default: the newest Windows SDK's x64 signtool)
 
     Needs: Python 3.11+ 64-bit from python.org (with the "py" launcher) and, for the installer,
     Inno Setup 6.3+ (winget install JRSoftware.InnoSetup). No administrator rights.
     This file is ASCII on purpose: Windows PowerShell 5.1 reads BOM-less files as ANSI.
 
 .PARAMETER Python
-    Python used to create .venv (default: "py -3.11", then "python" on PATH).
+    Python used to create .venv (default: the first 64-bit 3.11/3.12/3.13 from the py launcher,
+    then "python" on PATH).
 
 .PARAMETER Clean
     Remove dist\raksbl, build\work and PyInstaller's cache first.
 
 .PARAMETER SkipInstaller
     Only build the bundle (dist\raksbl\), not the installer.
+
+.PARAMETER WithTests
+    Also install the "test" extra (CI runs the unit tests and the bundle test with this venv).
+
+.PARAMETER RequireSigning
+    Fail unless a code-signing certificate is configured (release builds).
 #>
 [CmdletBinding()]
 param(
     [string]$Python = "",
     [switch]$Clean,
-    [switch]$SkipInstaller
+    [switch]$SkipInstaller,
+    [switch]$WithTests,
+    [switch]$RequireSigning
 )
 
 $ErrorActionPreference = "Stop"
@@ -53,6 +72,37 @@ function Invoke-Native {
 }
 
 # --- 1. virtual environment ----------------------------------------------------------------
+# A Python that prints "3.11 64" etc.; $null if the command does not run.
+function Get-PythonInfo {
+    param([string[]]$Command)
+    try {
+        $rest = @($Command | Select-Object -Skip 1)
+        $out = & $Command[0] @rest -c "import struct, sys; print('%d.%d %d' % (sys.version_info[0], sys.version_info[1], struct.calcsize('P') * 8))" 2>$null
+        if ($LASTEXITCODE -eq 0 -and $out) { return ([string]$out).Trim() }
+    } catch { }
+    return $null
+}
+
+function Find-Python {
+    $supported = @("3.11", "3.12", "3.13")  # 3.11 first: what the Linux CI runs
+    if (Get-Command py -ErrorAction SilentlyContinue) {
+        foreach ($v in $supported) {
+            $info = Get-PythonInfo @("py", "-$v-64")
+            if ($info -eq "$v 64") { return @("py", "-$v-64") }
+        }
+    }
+    if (Get-Command python -ErrorAction SilentlyContinue) {
+        $info = Get-PythonInfo @("python")
+        if ($info) {
+            $ver, $bits = $info.Split(" ")
+            if (($supported -contains $ver) -and $bits -eq "64") { return @("python") }
+            Write-Warning "python on PATH is $info; raksbl needs 64-bit Python $($supported -join '/')"
+        }
+    }
+    throw ("No suitable Python found: install 64-bit Python 3.11 from python.org (with the py launcher) " +
+           "or pass -Python C:\path\python.exe")
+}
+
 $VenvPython = Join-Path $Root ".venv\Scripts\python.exe"
 if (-not (Test-Path $VenvPython)) {
     if (Test-Path (Join-Path $Root ".venv")) {
@@ -60,12 +110,8 @@ if (-not (Test-Path $VenvPython)) {
     }
     if ($Python) {
         $base = @($Python)
-    } elseif (Get-Command py -ErrorAction SilentlyContinue) {
-        $base = @("py", "-3.11")
-    } elseif (Get-Command python -ErrorAction SilentlyContinue) {
-        $base = @("python")
     } else {
-        throw "Python 3.11+ not found: install it from python.org (64-bit, with the py launcher) or pass -Python C:\path\python.exe"
+        $base = @(Find-Python)  # @(): a one-element answer ("python") would unroll to a string
     }
     $baseArgs = @($base | Select-Object -Skip 1)  # @(): stays an array even with one element
     Invoke-Native $base[0] ($baseArgs + @("-m", "venv", ".venv"))
@@ -83,8 +129,10 @@ if ($bits -ne 64) {
 }
 
 Invoke-Native $VenvPython @("-m", "pip", "install", "--quiet", "--upgrade", "pip")
-# editable: the spec analyses the source tree anyway (pathex), so no second copy goes stale
-Invoke-Native $VenvPython @("-m", "pip", "install", "--quiet", "-e", ".[build]")
+# editable: the spec analyses the source tree anyway (pathex), so no second copy goes stale;
+# -c: every dependency at the version pinned in build\constraints.txt (reproducible bundle)
+$extras = if ($WithTests) { "build,test" } else { "build" }
+Invoke-Native $VenvPython @("-m", "pip", "install", "--quiet", "-e", ".[$extras]", "-c", "build\constraints.txt")
 
 $Version = (& $VenvPython -c "import agent; print(agent.__version__)").Trim()
 if ($LASTEXITCODE -ne 0 -or -not $Version) { throw "cannot read agent.__version__" }
@@ -118,7 +166,55 @@ if ($LASTEXITCODE -ne 0 -or $reported -ne "raksbl $Version") {
 $bundleMB = [math]::Round(((Get-ChildItem -Recurse -File "dist\raksbl" | Measure-Object -Sum Length).Sum / 1MB), 1)
 Write-Host "Bundle: dist\raksbl ($bundleMB MB, built in $bundleSeconds s)"
 
-# --- 4. installer --------------------------------------------------------------------------
+# --- 4. code signing (optional) -------------------------------------------------------------
+function Find-SignTool {
+    if ($env:SIGNTOOL) { return $env:SIGNTOOL }
+    $onPath = Get-Command signtool.exe -ErrorAction SilentlyContinue
+    if ($onPath) { return $onPath.Source }
+    $kits = Join-Path ${env:ProgramFiles(x86)} "Windows Kits\10\bin"
+    if (Test-Path $kits) {
+        $found = Get-ChildItem -Path $kits -Filter signtool.exe -Recurse -ErrorAction SilentlyContinue |
+            Where-Object { $_.FullName -match "\\x64\\" } | Sort-Object FullName -Descending | Select-Object -First 1
+        if ($found) { return $found.FullName }
+    }
+    return $null
+}
+
+# signtool arguments without the file names; $null when no certificate is configured
+function Get-SignArguments {
+    $timestamp = if ($env:RAKSBL_SIGN_TIMESTAMP_URL) { $env:RAKSBL_SIGN_TIMESTAMP_URL } else { "http://timestamp.digicert.com" }
+    $common = @("sign", "/fd", "SHA256", "/td", "SHA256", "/tr", $timestamp, "/d", "raksbl")
+    if ($env:RAKSBL_SIGN_PFX) {
+        if (-not (Test-Path $env:RAKSBL_SIGN_PFX)) { throw "RAKSBL_SIGN_PFX points to a missing file" }
+        $certArgs = @("/f", $env:RAKSBL_SIGN_PFX)
+        if ($env:RAKSBL_SIGN_PFX_PASSWORD) { $certArgs += @("/p", $env:RAKSBL_SIGN_PFX_PASSWORD) }
+        return $common + $certArgs
+    }
+    if ($env:RAKSBL_SIGN_THUMBPRINT) { return $common + @("/sha1", $env:RAKSBL_SIGN_THUMBPRINT) }
+    return $null
+}
+
+$SignArgs = Get-SignArguments
+$SignTool = $null
+if ($SignArgs) {
+    $SignTool = Find-SignTool
+    if (-not $SignTool) { throw "A signing certificate is configured but signtool.exe was not found (install the Windows SDK or set SIGNTOOL)" }
+    foreach ($exe in @($Gui, $Cli)) {
+        # never echo the arguments: they may hold the .pfx password
+        Write-Host ">> signtool sign $exe"
+        & $SignTool @SignArgs $exe | Out-Null
+        if ($LASTEXITCODE -ne 0) { throw "signing $exe failed (exit $LASTEXITCODE)" }
+        & $SignTool verify /pa /q $exe
+        if ($LASTEXITCODE -ne 0) { throw "the signature of $exe does not verify" }
+    }
+    Write-Host "Signed: raksbl.exe, raksbl-cli.exe"
+} elseif ($RequireSigning) {
+    throw "-RequireSigning: set RAKSBL_SIGN_PFX (+ RAKSBL_SIGN_PFX_PASSWORD) or RAKSBL_SIGN_THUMBPRINT"
+} else {
+    Write-Warning "Unsigned build: Windows SmartScreen / Smart App Control will warn or block (build\BUILDING.md)."
+}
+
+# --- 5. installer --------------------------------------------------------------------------
 if ($SkipInstaller) {
     Write-Host "Installer skipped (-SkipInstaller)."
     exit 0
@@ -136,7 +232,18 @@ if (-not $Iscc) {
                    "Install Inno Setup 6.3+ (winget install JRSoftware.InnoSetup) or set `$env:ISCC, then run this script again.")
     exit 0
 }
-Invoke-Native $Iscc @("/Qp", "/DAppVersion=$Version", "/DAppVersionNumeric=$VersionNumeric", "build\raksbl.iss")
+$isccArgs = @("/Qp", "/DAppVersion=$Version", "/DAppVersionNumeric=$VersionNumeric")
+if ($SignArgs) {
+    # Inno Setup signs the installer and the uninstaller itself with this tool definition:
+    # $f = the file, $q = a quote (no literal quotes: Windows PowerShell 5.1 mangles them when
+    # it passes an argument containing spaces and quotes to a native program)
+    $quoted = ($SignArgs | ForEach-Object { if ($_ -match '\s') { '$q' + $_ + '$q' } else { $_ } }) -join " "
+    $isccArgs += @("/DSign=1", ('/Sraksblsign=$q' + $SignTool + '$q ' + $quoted + ' $f'))
+}
+$isccArgs += "build\raksbl.iss"
+Write-Host ">> $Iscc (installer$(if ($SignArgs) { ', signed' }))"
+& $Iscc @isccArgs
+if ($LASTEXITCODE -ne 0) { throw "ISCC failed with exit code $LASTEXITCODE" }
 $Setup = Join-Path $Root "dist\installer\raksbl-setup-$Version.exe"
 if (-not (Test-Path $Setup)) { throw "ISCC finished but $Setup is missing" }
 $setupMB = [math]::Round((Get-Item $Setup).Length / 1MB, 1)

@@ -11,7 +11,14 @@
 ;   logs      %LOCALAPPDATA%\raksbl\logs\
 ;   secrets   Windows Credential Manager, service "raksbl"
 ;   autostart HKCU\Software\Microsoft\Windows\CurrentVersion\Run, value "raksbl" — the same value
-;             the tray menu's "start at login" switches (ui/autostart.py), so both agree.
+;             the tray menu's "start at login" switches (ui/autostart.py), so both agree; Task
+;             Manager's switch for it is ...\Explorer\StartupApproved\Run (odd first byte = off).
+;             An upgrade shows the task ticked only if autostart is on now, and a silent upgrade
+;             leaves it as it is: the user's choice is never re-created behind their back.
+;
+; Stopping the running agent (upgrade, uninstall): `taskkill` without /F posts WM_CLOSE, the
+; agent quits like its "Zakończ" (a run stops at its next recovery point), and Setup waits for
+; the agent's mutex "raksbl-agent" (ui/app.py) to vanish; it forces only after 2 minutes.
 ;
 ; The uninstaller keeps settings, journal, logs and secrets unless the user says otherwise:
 ; the journal is what stops a reinstalled agent from sending the same documents twice.
@@ -56,10 +63,19 @@ UninstallDisplayName={#AppName}
 WizardStyle=modern
 Compression=lzma2/max
 SolidCompression=yes
-; a running tray agent keeps raksbl.exe open: close it (PrepareToInstall also stops it)
+; a running tray agent keeps raksbl.exe open: PrepareToInstall stops it politely first; the
+; Restart Manager (WM_QUERYENDSESSION/WM_ENDSESSION, which the agent answers by stopping at a
+; recovery point) is the fallback for anything still holding a file
 CloseApplications=force
 RestartApplications=no
 ShowLanguageDialog=no
+; the autostart task's state comes from the real state on this PC, not from the last install
+UsePreviousTasks=no
+#ifdef Sign
+; build_windows.ps1 defines the "raksblsign" tool (ISCC /S) when a certificate is configured
+SignTool=raksblsign
+SignedUninstaller=yes
+#endif
 
 [Languages]
 Name: "polish"; MessagesFile: "compiler:Languages\Polish.isl"
@@ -79,10 +95,8 @@ Source: "{#Bundle}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs cre
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExe}"; Comment: "Wysyłanie dokumentów z RaksSQL do BaseLinker"
 Name: "{autodesktop}\{#AppName}"; Filename: "{app}\{#AppExe}"; Tasks: desktopicon
 
-[Registry]
-; same key and value name as ui/autostart.py; the value is removed by [Code] on uninstall
-; (also when the tray menu created it), so no uninsdeletevalue flag here
-Root: HKCU; Subkey: "Software\Microsoft\Windows\CurrentVersion\Run"; ValueType: string; ValueName: "raksbl"; ValueData: """{app}\{#AppExe}"" tray"; Tasks: autostart
+; No [Registry] entry for autostart: [Code] ApplyAutostart writes *or removes* the Run value
+; after installing (a [Registry] entry could only ever add it back).
 
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "Uruchom raksbl teraz"; Flags: nowait postinstall skipifsilent
@@ -90,22 +104,120 @@ Filename: "{app}\{#AppExe}"; Description: "Uruchom raksbl teraz"; Flags: nowait 
 [Code]
 const
   RunKey = 'Software\Microsoft\Windows\CurrentVersion\Run';
+  ApprovedKey = 'Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run';
   RunValue = 'raksbl';
+  UninstallKey = 'Software\Microsoft\Windows\CurrentVersion\Uninstall\{53905D4C-021C-4425-808D-3940B98E5BFE}_is1';
+  AgentMutex = 'raksbl-agent';
+  PoliteStopMs = 120000;
 
 var
   DeleteUserData: Boolean;
+  HadPreviousInstall: Boolean;
+  AutostartWasOn: Boolean;
+  TasksPageShown: Boolean;
 
-{ End the tray agent of this user: it keeps raksbl.exe and its DLLs open. First a polite
-  close, then a forced one; the export journal survives a killed agent (crash-safe by design). }
+{ Autostart as the user sees it in Task Manager: a Run value that Task Manager did not disable. }
+function AutostartIsOn: Boolean;
+var
+  Command: String;
+  Approved: AnsiString;
+begin
+  Result := RegQueryStringValue(HKCU, RunKey, RunValue, Command) and (Command <> '');
+  if Result and RegQueryBinaryValue(HKCU, ApprovedKey, RunValue, Approved) and (Length(Approved) > 0) then
+    Result := (Ord(Approved[1]) and 1) = 0;
+end;
+
+function InitializeSetup: Boolean;
+begin
+  HadPreviousInstall := RegValueExists(HKCU, UninstallKey, 'UninstallString');
+  AutostartWasOn := AutostartIsOn;
+  TasksPageShown := False;
+  Result := True;
+end;
+
+procedure CurPageChanged(CurPageID: Integer);
+begin
+  if (CurPageID = wpSelectTasks) and not TasksPageShown then
+  begin
+    TasksPageShown := True;
+    { an upgrade offers what is true now: switched off by the user = unticked }
+    if HadPreviousInstall then
+    begin
+      if AutostartWasOn then
+        WizardSelectTasks('autostart')
+      else
+        WizardSelectTasks('!autostart');
+    end;
+  end;
+end;
+
+procedure RemoveAutostartEntry;
+var
+  Command: String;
+begin
+  { remove it only when it starts this installation (not another copy of raksbl) }
+  if RegQueryStringValue(HKCU, RunKey, RunValue, Command) and
+     (Pos(Lowercase(ExpandConstant('{app}')), Lowercase(Command)) > 0) then
+  begin
+    RegDeleteValue(HKCU, RunKey, RunValue);
+    RegDeleteValue(HKCU, ApprovedKey, RunValue);
+  end;
+end;
+
+procedure ApplyAutostart;
+begin
+  { a silent upgrade never saw the task: the user's current choice stays as it is }
+  if HadPreviousInstall and not TasksPageShown then
+    Exit;
+  if WizardIsTaskSelected('autostart') then
+  begin
+    RegWriteStringValue(HKCU, RunKey, RunValue, '"' + ExpandConstant('{app}\{#AppExe}') + '" tray');
+    { ticked although Task Manager had it disabled: the user just asked for it }
+    if not AutostartWasOn then
+      RegDeleteValue(HKCU, ApprovedKey, RunValue);
+  end
+  else
+    RemoveAutostartEntry;
+end;
+
+procedure CurStepChanged(CurStep: TSetupStep);
+begin
+  if CurStep = ssPostInstall then
+    ApplyAutostart;
+end;
+
+function AgentRunning: Boolean;
+begin
+  Result := CheckForMutexes(AgentMutex);
+end;
+
+{ End the tray agent of this user: it keeps raksbl.exe and its DLLs open. Politely first:
+  taskkill without /F posts WM_CLOSE, the agent stops its run at the next recovery point and
+  exits; wait for its mutex to vanish. Forced only when it does not stop within 2 minutes (or an
+  old agent without the mutex); the export journal survives even that (crash-safe by design). }
 procedure StopAgent;
 var
-  ResultCode: Integer;
+  ResultCode, Waited: Integer;
   Filter: String;
 begin
   Filter := ' /FI "USERNAME eq ' + GetUserNameString + '"';
-  if Exec(ExpandConstant('{sys}\taskkill.exe'), '/IM {#AppExe}' + Filter, '', SW_HIDE,
-          ewWaitUntilTerminated, ResultCode) and (ResultCode = 0) then
-    Sleep(3000);
+  if AgentRunning then
+  begin
+    Exec(ExpandConstant('{sys}\taskkill.exe'), '/IM {#AppExe}' + Filter, '', SW_HIDE,
+         ewWaitUntilTerminated, ResultCode);
+    Waited := 0;
+    while AgentRunning and (Waited < PoliteStopMs) do
+    begin
+      Sleep(500);
+      Waited := Waited + 500;
+    end;
+    if not AgentRunning then
+      Exit;
+    Log('raksbl did not stop within ' + IntToStr(PoliteStopMs div 1000) + ' s; forcing it');
+  end
+  else if Exec(ExpandConstant('{sys}\taskkill.exe'), '/IM {#AppExe}' + Filter, '', SW_HIDE,
+               ewWaitUntilTerminated, ResultCode) and (ResultCode = 0) then
+    Sleep(3000);  { an agent older than the mutex }
   Exec(ExpandConstant('{sys}\taskkill.exe'), '/F /IM {#AppExe}' + Filter, '', SW_HIDE,
        ewWaitUntilTerminated, ResultCode);
 end;
@@ -128,16 +240,6 @@ begin
   { the console exe, hidden; it removes the entry from Windows Credential Manager }
   Exec(ExpandConstant('{app}\{#CliExe}'), 'secret delete ' + Name, '', SW_HIDE,
        ewWaitUntilTerminated, ResultCode);
-end;
-
-procedure RemoveAutostartEntry;
-var
-  Command: String;
-begin
-  { remove it only when it starts this installation (not another copy of raksbl) }
-  if RegQueryStringValue(HKCU, RunKey, RunValue, Command) and
-     (Pos(Lowercase(ExpandConstant('{app}')), Lowercase(Command)) > 0) then
-    RegDeleteValue(HKCU, RunKey, RunValue);
 end;
 
 procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);

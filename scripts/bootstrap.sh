@@ -28,9 +28,10 @@ stamp=".venv/.raksbl-installed-$extras"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# build/constraints.txt pins every package (shared with the Windows build): same versions everywhere
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ build/constraints.txt -nt "$stamp" ]; then
   echo "Installing Python packages into .venv ..."
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[$extras]"
+  .venv/bin/python -m pip install -q -e ".[$extras]" -c build/constraints.txt
   touch "$stamp"
 fi

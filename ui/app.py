@@ -2,9 +2,10 @@
 
 Threads (see docs/style.md, "pystray"):
 
-* **main thread** - the UI loop: a withdrawn Tk root polling one queue with ``root.after``
-  (falls back to a plain queue loop when Tk cannot start). Anything that opens a window (the
-  settings dialog and the history window of later issues) goes through :meth:`UiLoop.call`.
+* **main thread** - the UI loop: a withdrawn Tk root serving one queue, woken through a pipe
+  (polled on Windows; a plain queue loop when Tk cannot start): an idle agent sleeps. Anything
+  that opens a window (the settings dialog, the history window) goes through
+  :meth:`UiLoop.call`.
 * **tray thread** - pystray's loop; menu callbacks run here and only do quick things or hand
   work to the UI loop. Never touch Tk from it.
 * **timer / run threads** - :class:`agent.autosync.AutoSync`; its events reach
@@ -39,6 +40,7 @@ EXIT_OK = 0
 EXIT_NO_TRAY = 1
 EXIT_ALREADY_RUNNING = 3
 QUIT_TIMEOUT = 120.0
+ENDSESSION_TIMEOUT = 20.0  # Windows shows "raksbl kończy wysyłanie…" meanwhile; the user may force it
 
 
 # ------------------------------------------------------------------ opening things
@@ -89,16 +91,24 @@ def open_log_folder(opener: Callable[[Path], None] = open_path) -> None:
 class UiLoop:
     """The main-thread loop every window-opening action goes through (one queue).
 
-    With Tk: a withdrawn root polls the queue every ``poll_ms``; without Tk (no display for
-    it, or ``use_tk=False`` in tests): a blocking queue loop. :meth:`call` is thread-safe.
+    With Tk: a withdrawn root. An idle agent sleeps: on POSIX :meth:`call` wakes Tk through a
+    pipe watched by ``createfilehandler`` (which also receives the signal wake-up byte, so
+    SIGTERM is handled at once although Tk sleeps in C); where Tk has no file handlers (Windows)
+    the root polls the queue every ``poll_ms``. Without Tk (no display for it, or
+    ``use_tk=False`` in tests): a blocking queue loop. :meth:`call` is thread-safe.
     """
 
-    def __init__(self, use_tk: bool = True, poll_ms: int = 100):
+    def __init__(self, use_tk: bool = True, poll_ms: int = 250):
+        self.on_close: Callable[[], None] | None = None  # the root got WM_DELETE_WINDOW (taskkill)
         self._queue: queue.Queue[Callable[[], Any] | None] = queue.Queue()
         self._use_tk = use_tk
         self.poll_ms = poll_ms
         self.root: Any = None
         self._done = threading.Event()
+        self._wake_r: int | None = None
+        self._wake_w: int | None = None
+        self._old_wakeup_fd: int | None = None
+        self._gc_pending = False
 
     def start(self) -> None:
         """Create the (withdrawn) Tk root; must run on the main thread."""
@@ -107,18 +117,87 @@ class UiLoop:
         try:
             import tkinter
 
+            from ui.dpi import enable_dpi_awareness
+
+            enable_dpi_awareness()  # before the first Tk root, or Windows scales a blurry bitmap
             self.root = tkinter.Tk()
             self.root.withdraw()
             self.root.title("raksbl")
+            # Tk's default would destroy the root and end the loop under a running export
+            self.root.protocol("WM_DELETE_WINDOW", self._on_delete_window)
+            self.root.bind_all("<Destroy>", self._on_destroy, add="+")
         except Exception as exc:
             log.warning("Tk is not available (%s); windows will not open", exc)
             self.root = None
+            return
+        self._setup_wakeup()
+
+    def _on_destroy(self, event: Any) -> None:
+        # A closed window leaves Tk objects in reference cycles. Collect them here, on the main
+        # thread, once Tk is idle: collected later by a worker thread (a settings look-up, a run)
+        # their finalisers would call Tcl from that thread, and tkinter can abort the process.
+        if event.widget is self.root or self._gc_pending or self.root is None:
+            return
+        self._gc_pending = True
+        self.root.after_idle(self._collect_garbage)
+
+    def _collect_garbage(self) -> None:
+        import gc
+
+        self._gc_pending = False
+        gc.collect()
+
+    def _on_delete_window(self) -> None:
+        log.info("the UI root was asked to close")
+        if self.on_close is not None:
+            self.on_close()
+
+    def _setup_wakeup(self) -> None:
+        import tkinter
+
+        if not hasattr(self.root, "createfilehandler") or sys.platform == "win32":
+            return
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        os.set_blocking(w, False)
+        try:
+            self.root.createfilehandler(r, tkinter.READABLE, self._on_wake)
+        except Exception as exc:  # some Tk builds have no file handlers: keep polling
+            log.info("Tk file handlers unavailable (%s); polling the UI queue", exc)
+            os.close(r)
+            os.close(w)
+            return
+        self._wake_r, self._wake_w = r, w
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._old_wakeup_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            except (ValueError, OSError):
+                self._old_wakeup_fd = None
+
+    def _on_wake(self, fd: int, _mask: int) -> None:
+        try:
+            while os.read(fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        self.drain()
 
     def call(self, fn: Callable[[], Any]) -> None:
         self._queue.put(fn)
+        self._wake()
+
+    def _wake(self) -> None:
+        w = self._wake_w
+        if w is not None:
+            try:
+                os.write(w, b"\0")
+            except (BlockingIOError, OSError):
+                pass  # a full pipe already wakes Tk; a closed one means we are shutting down
 
     def drain(self) -> int:
-        """Run everything queued now (tests, and the Tk poller)."""
+        """Run everything queued now (tests, and the Tk wake-up/poller)."""
         count = 0
         while True:
             try:
@@ -136,13 +215,16 @@ class UiLoop:
 
     def run(self) -> None:
         if self.root is not None:
-            self.root.after(self.poll_ms, self._poll)
+            if self._wake_r is None:
+                self.root.after(self.poll_ms, self._poll)
+            else:
+                self.drain()  # anything queued before the loop started
             self.root.mainloop()
             self._destroy_root()
             return
         while not self._done.is_set():
             try:
-                fn = self._queue.get(timeout=0.2)
+                fn = self._queue.get(timeout=1.0)  # a timeout: Ctrl+C is not delivered into a wait on Windows
             except queue.Empty:
                 continue
             if fn is None:
@@ -160,7 +242,7 @@ class UiLoop:
 
     def quit(self) -> None:
         """End :meth:`run` (from any thread)."""
-        self._queue.put(None)
+        self.call(None)  # type: ignore[arg-type]
 
     def _finish(self) -> None:
         self._done.set()
@@ -168,6 +250,24 @@ class UiLoop:
             self.root.quit()
 
     def _destroy_root(self) -> None:
+        if self._wake_r is not None:
+            if threading.current_thread() is threading.main_thread():
+                try:
+                    signal.set_wakeup_fd(self._old_wakeup_fd if self._old_wakeup_fd is not None else -1)
+                except (ValueError, OSError):
+                    pass
+            try:
+                if self.root is not None:
+                    self.root.deletefilehandler(self._wake_r)
+            except Exception:
+                pass
+            fds = (self._wake_r, self._wake_w)
+            self._wake_r = self._wake_w = None  # first: no call() writes into a reused fd number
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         if self.root is not None:
             try:
                 self.root.destroy()
@@ -199,6 +299,7 @@ class TrayApp:
         clock: Callable[[], float] | None = None,
         first_run_delay: float = 5.0,
         quit_timeout: float = QUIT_TIMEOUT,
+        tray_factory: Callable[..., Any] | None = None,
     ):
         from agent.export.events import EventBus
 
@@ -213,14 +314,16 @@ class TrayApp:
         self.policy = NotifyPolicy()
         self.opener = opener
         self.ui = ui or UiLoop()
+        self.ui.on_close = self.quit
         self.autostart = autostart
         self._start_thread = start_thread
         self.quit_timeout = quit_timeout
+        self._tray_factory = tray_factory
         self.tray: Any = None
         if notifier is None:
             from ui.notifications import DesktopNotifier
 
-            notifier = DesktopNotifier(lambda: self.tray.icon if self.tray else None, icon_path=icon_path("idle"),
+            notifier = DesktopNotifier(self._balloon, icon_path=icon_path("idle"),
                                        error_icon_path=icon_path("attention"))
         self.notifier = notifier
         self.quitting = False
@@ -233,7 +336,8 @@ class TrayApp:
     def create_tray(self) -> None:
         from ui.tray import TrayIcon
 
-        self.tray = TrayIcon(self)
+        self.tray = (self._tray_factory or TrayIcon)(self)
+        self.tray.state_provider = lambda: (self.autosync.state(), self.quitting)
 
     def run(self) -> int:
         """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
@@ -266,13 +370,16 @@ class TrayApp:
             if sig is not None:
                 signal.signal(sig, lambda signum, frame: self.quit())
 
+    def _balloon(self, title: str, body: str, done: Callable[[bool], None]) -> None:
+        if self.tray is None:
+            done(False)
+        else:
+            self.tray.balloon(title, body, done)
+
     def refresh(self) -> None:
         """Show the scheduler's current state on the icon."""
-        self._show(self.autosync.state())
-
-    def _show(self, state: Any) -> None:
         if self.tray is not None:
-            self.tray.show(state, quitting=self.quitting)
+            self.tray.refresh()  # the tray reads the state when it draws (never a late snapshot)
 
     def unconfigured_notice(self, state) -> Notification:
         """At start without usable settings: name what is wrong in an existing file."""
@@ -286,7 +393,7 @@ class TrayApp:
     def _on_event(self, event: object) -> None:
         if isinstance(event, StateChanged):
             self._apply_settings()
-            self._show(event.state)
+            self.refresh()
         elif isinstance(event, RunStarted):
             self._trigger = event.trigger
         elif isinstance(event, RunFinished):
@@ -375,6 +482,26 @@ class TrayApp:
     def set_autostart(self, enabled: bool) -> None:
         self.autostart.set_enabled(enabled, self.autostart.launch_command(self._config_arg))
 
+    # ---------------------------------------------------------------- Windows session end (tray thread)
+
+    def session_ending(self) -> bool:
+        """WM_QUERYENDSESSION (log off, shut down, the installer's Restart Manager): logging off
+        is never vetoed; True tells the tray a run is in progress (Windows then shows why the
+        agent needs a moment)."""
+        running = self.autosync.state().running
+        log.info("Windows session is ending%s", " during a run" if running else "")
+        return running
+
+    def end_session(self) -> None:
+        """WM_ENDSESSION: stop at the next recovery point *before* returning (Windows ends the
+        process soon after), then close like "Zakończ"."""
+        self.quitting = True
+        if not self.autosync.stop(wait=True, timeout=ENDSESSION_TIMEOUT):
+            log.warning("session end: a run was still in progress after %.0f s", ENDSESSION_TIMEOUT)
+        else:
+            log.info("session end: stopped at a recovery point")
+        self.ui.call(self._close)
+
     def quit(self) -> None:
         """"Zakończ": let the run reach a recovery point, then close the icon and the UI loop."""
         if self.quitting:
@@ -416,6 +543,25 @@ def _tell_already_running(message: str) -> None:
         DesktopNotifier(background=False).notify(Notification("raksbl już działa", message))
 
 
+AGENT_MUTEX = "raksbl-agent"  # build/raksbl.iss waits for it to vanish before replacing files
+
+
+def hold_agent_mutex(platform: str = sys.platform, kernel32: Any = None) -> Any:
+    """Windows: a named mutex that lives as long as this agent, so the installer can tell it
+    runs and wait until it has stopped politely. Returns the handle (None elsewhere)."""
+    if platform != "win32":
+        return None
+    try:
+        if kernel32 is None:
+            import ctypes
+
+            kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        return kernel32.CreateMutexW(None, False, AGENT_MUTEX) or None
+    except Exception:
+        log.exception("could not create the agent mutex (the installer will not see this agent)")
+        return None
+
+
 def main(config_path: str | None = None) -> int:
     """``raksbl`` / ``raksbl tray``: the tray agent. Exit 0 after "Zakończ", 3 if one already runs."""
     from agent.instance import AlreadyRunning, InstanceLock
@@ -436,6 +582,7 @@ def main(config_path: str | None = None) -> int:
             log_file = setup_logging()
             log.warning("starting unconfigured: %s", exc.user_message)
         log.info("raksbl tray starting, pid %d, log %s", os.getpid(), log_file)
+        mutex = hold_agent_mutex()  # noqa: F841 - held until the process ends
         return TrayApp(config_path).run()
     finally:
         lock.release()

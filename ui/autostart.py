@@ -1,7 +1,11 @@
 """Start raksbl when the user logs in: Windows per-user Run key, Linux XDG autostart file.
 
 :func:`is_enabled` always reads the real OS state (the menu's checkmark asks it every time the
-menu is shown), so a user removing the entry by hand is reflected at once.
+menu is shown), so a user removing the entry by hand is reflected at once. On Windows the real
+state is the ``Run`` value *and* Task Manager's "Startup apps" switch, which Windows keeps apart
+in ``Explorer\\StartupApproved\\Run`` (a REG_BINARY whose first byte is even when enabled, odd
+when the user disabled the entry). Switching autostart on from the menu clears a Task Manager
+"disabled" mark (the user just asked for it); switching it off removes both values.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ log = logging.getLogger(__name__)
 
 APP_ID = "raksbl"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
 
 
 def launch_command(config_path: str | os.PathLike | None = None) -> list[str]:
@@ -95,29 +100,48 @@ def _xdg_set(enabled: bool, command: list[str]) -> None:
 # ------------------------------------------------------------------ Windows
 
 
-def _win_enabled() -> bool:
+def _win_query(key_path: str, name: str) -> object | None:
     import winreg
 
     try:
-        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
-            value, _ = winreg.QueryValueEx(key, APP_ID)
-            return bool(value)
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path) as key:
+            value, _ = winreg.QueryValueEx(key, name)
+            return value
     except FileNotFoundError:
-        return False
+        return None
+
+
+def _win_disabled_in_task_manager() -> bool:
+    value = _win_query(APPROVED_KEY, APP_ID)
+    return isinstance(value, (bytes, bytearray)) and len(value) > 0 and bool(value[0] & 1)
+
+
+def _win_enabled() -> bool:
+    return bool(_win_query(RUN_KEY, APP_ID)) and not _win_disabled_in_task_manager()
+
+
+def _win_delete(key_path: str, name: str) -> None:
+    import winreg
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key_path, 0, winreg.KEY_SET_VALUE) as key:
+            winreg.DeleteValue(key, name)
+    except FileNotFoundError:
+        pass
 
 
 def _win_set(enabled: bool, command: list[str]) -> None:
     import subprocess
     import winreg
 
-    with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
-        if enabled:
+    if enabled:
+        with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
             winreg.SetValueEx(key, APP_ID, 0, winreg.REG_SZ, subprocess.list2cmdline(command))
-        else:
-            try:
-                winreg.DeleteValue(key, APP_ID)
-            except FileNotFoundError:
-                pass
+        if _win_disabled_in_task_manager():
+            _win_delete(APPROVED_KEY, APP_ID)  # no mark = enabled (what Windows assumes for new entries)
+    else:
+        _win_delete(RUN_KEY, APP_ID)
+        _win_delete(APPROVED_KEY, APP_ID)
 
 
 # ------------------------------------------------------------------ API

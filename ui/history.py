@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 
 import ttkbootstrap as tb
 
+from ui.dpi import scale, scale_size
 from ui.history_presenter import HistoryPresenter, HistoryRow
 from ui.settings.dispatch import ensure_style
 from ui.window import Window
@@ -38,7 +39,9 @@ _current: Any = None
 class HistoryWindow(Window):
     def __init__(self, master: Any, *, refresh_ms: int = REFRESH_MS):
         ensure_style(master)
-        self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=(1120, 560), minsize=(760, 360))
+        # sizes are designed at 96 DPI; at 125 %/150 % scaling they grow with the fonts
+        self.top = tb.Toplevel(master=master, title="Historia — raksbl", size=scale_size(master, (1120, 560)),
+                               minsize=scale_size(master, (760, 360)))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("close"))
         self.presenter: HistoryPresenter | None = None
         self.refresh_ms = refresh_ms
@@ -68,7 +71,8 @@ class HistoryWindow(Window):
         self.tree = tb.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings", selectmode="extended")
         for key, title, width in COLUMNS:
             self.tree.heading(key, text=title, anchor="w")
-            self.tree.column(key, width=width, minwidth=width if key != "detail" else 120, anchor="w",
+            width = scale(master, width)
+            self.tree.column(key, width=width, minwidth=width if key != "detail" else scale(master, 120), anchor="w",
                              stretch=key == "detail")
         self.tree.tag_configure("failed", foreground="#c0392b")
         self.tree.tag_configure("in_doubt", foreground="#b9770e")

@@ -1,6 +1,8 @@
 """Show a :class:`~agent.notify_policy.Notification` on the desktop, never crashing.
 
-* Windows: the tray icon's balloon (pystray ``Icon.notify``).
+* Windows: the tray icon's balloon, through :meth:`ui.tray.TrayIcon.balloon`: it waits until
+  the icon is visible (a balloon sent before ``Shell_NotifyIcon(NIM_ADD)`` is silently lost), is
+  shown by the tray thread, and counts as shown only when ``Shell_NotifyIcon`` succeeded.
 * Linux and other freedesktop systems: ``notify-send`` if installed, else a ``gdbus call`` to
   ``org.freedesktop.Notifications``; with no notification daemon the call fails quietly (logged).
 
@@ -32,12 +34,16 @@ def _gvariant_str(text: str) -> str:
     return f"'{escaped}'"
 
 
+Balloon = Callable[[str, str, Callable[[bool], None]], None]
+
+
 class DesktopNotifier:
-    """``notify(notification) -> bool``; ``icon_provider()`` returns the pystray icon (Windows)."""
+    """``notify(notification) -> bool``; ``balloon(title, body, done)`` asks the tray icon to show
+    a balloon and calls ``done(shown)`` when it did (or could not)."""
 
     def __init__(
         self,
-        icon_provider: Callable[[], Any] = lambda: None,
+        balloon: Balloon | None = None,
         *,
         icon_path: Path | None = None,
         error_icon_path: Path | None = None,
@@ -46,7 +52,7 @@ class DesktopNotifier:
         which: Callable[[str], str | None] = shutil.which,
         background: bool = True,
     ):
-        self._icon_provider = icon_provider
+        self._balloon = balloon
         self.icon_path = icon_path
         self.error_icon_path = error_icon_path or icon_path
         self.platform = platform
@@ -63,28 +69,31 @@ class DesktopNotifier:
         return True
 
     def _deliver(self, n: Notification) -> bool:
+        """True when shown, or handed to the tray icon (which records the result later)."""
         try:
-            if self.platform == "win32":
-                ok = self._via_icon(n)
-            else:
-                ok = self._via_freedesktop(n) or self._via_icon(n)
+            if self.platform != "win32" and self._via_freedesktop(n):
+                self._record(n, True)
+                return True
+            return self._via_icon(n)
         except Exception:
             log.exception("showing a notification failed")
-            ok = False
-        if ok:
+            self._record(n, False)
+            return False
+
+    def _record(self, n: Notification, shown: bool) -> None:
+        if shown:
             self.sent.append(n)
         else:
             log.warning("notification not shown (no notification service?): %s", n.title)
-        return ok
 
     def _via_icon(self, n: Notification) -> bool:
-        icon = self._icon_provider()
-        if icon is None or not getattr(icon, "HAS_NOTIFICATION", False):
+        if self._balloon is None:
+            self._record(n, False)
             return False
         body = n.body or n.title
         if len(body) > WIN_BODY_MAX:
             body = body[: WIN_BODY_MAX - 1] + "…"
-        icon.notify(body, n.title[:WIN_TITLE_MAX])
+        self._balloon(n.title[:WIN_TITLE_MAX], body, lambda shown: self._record(n, shown))
         return True
 
     def _via_freedesktop(self, n: Notification) -> bool:

@@ -36,9 +36,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
 
 from agent import __version__
+from agent.baselinker import tls
 from agent.baselinker.errors import (
     ApiRefusal,
     AuthError,
@@ -232,10 +232,8 @@ class BaseLinkerClient:
         self.connect_timeout = float(connect_timeout)
         self.cancel = cancel
         if session is None:
-            session = requests.Session()
-            adapter = HTTPAdapter(max_retries=0)  # retries are decided here, not in urllib3
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
+            # the OS trust store (antivirus/proxy roots); retries are decided here, not in urllib3
+            session = tls.new_session(max_retries=0)
         self._session = session
         self._sleep = sleep
         self._wall_clock = wall_clock
@@ -355,7 +353,8 @@ class BaseLinkerClient:
                 allow_redirects=False,
             )
         except requests.exceptions.RequestException as exc:
-            executed = not _never_reached_server(exc)
+            # a refused certificate fails the TLS handshake: no byte of the request was sent
+            executed = not (_never_reached_server(exc) or tls.certificate_problem(exc) is not None)
             if executed:
                 self._count(method)
             raise TransportError(self._describe(exc), may_have_executed=executed,
@@ -365,6 +364,9 @@ class BaseLinkerClient:
         return self._parse(method, response)
 
     def _describe(self, exc: requests.exceptions.RequestException) -> str:
+        certificate = tls.certificate_problem(exc)
+        if certificate is not None:
+            return certificate
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             what = "przekroczony czas nawiązywania połączenia"
         elif isinstance(exc, requests.exceptions.ReadTimeout):

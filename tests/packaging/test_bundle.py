@@ -45,7 +45,8 @@ BUILD_TIMEOUT = 900  # seconds; a build takes well under a minute on a CI runner
 
 def _inputs() -> list[Path]:
     """Every file whose change must rebuild the bundle."""
-    files = [ROOT / "pyproject.toml", ROOT / "build" / "raksbl.spec", ROOT / "build" / "entry.py"]
+    files = [ROOT / "pyproject.toml", ROOT / "build" / "raksbl.spec", ROOT / "build" / "entry.py",
+             ROOT / "build" / "raksbl.exe.manifest", ROOT / "build" / "constraints.txt"]
     for folder in ("agent", "ui", "assets"):
         files += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     # installing or upgrading a package changes site-packages' own mtime

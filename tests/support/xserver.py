@@ -135,10 +135,22 @@ class XSession:
         self.dbus_address = line
 
     def _start_trayer(self) -> None:
-        self._spawn("trayer", ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel",
-                               "--width", "200", "--height", "32", "--transparent", "false",
-                               "--tint", "0xffffff", "--SetDockType", "true"])
-        wait_for(self.tray_owner, 20, what="trayer to own the system tray selection")
+        cmd = ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "200",
+               "--height", "32", "--transparent", "false", "--tint", "0xffffff", "--SetDockType", "true"]
+        proc = self._spawn("trayer", cmd)
+        restarts = 0
+
+        def owned() -> bool:
+            nonlocal proc, restarts
+            if self.tray_owner():
+                return True
+            if proc.poll() is not None and restarts < 2:  # trayer died while starting: once more
+                restarts += 1
+                proc = self._spawn(f"trayer-{restarts}", cmd)
+            return False
+
+        # a loaded machine (the full suite next to other sessions) once needed more than 20 s
+        wait_for(owned, 60, what="trayer to own the system tray selection")
 
     def tray_owner(self) -> bool:
         """Whether a system tray owns the _NET_SYSTEM_TRAY_S0 selection on our display."""
@@ -199,8 +211,12 @@ class XSession:
         return path
 
     def tray_icons(self) -> list[int]:
-        """X window ids of the icons docked in the tray (children of trayer's windows)."""
+        """X window ids of the icons docked in the tray (children of trayer's windows).
+
+        Windows come and go while the tree is walked (an icon being docked is reparented, a
+        dialog closes): one that vanished is skipped, so a poll never fails on that race."""
         from Xlib import display as xdisplay
+        from Xlib.error import XError
 
         d = xdisplay.Display(self.display)
         try:
@@ -210,13 +226,19 @@ class XSession:
             found = []
 
             def walk(win, depth):
-                for child in win.query_tree().children:
-                    attrs = child.get_attributes()
-                    geo = child.get_geometry()
-                    if attrs.map_state == 2 and 8 <= geo.width <= 64 and 8 <= geo.height <= 64:  # viewable
-                        name = child.get_wm_name()
-                        if name and "raksbl" in name:
-                            found.append(child.id)
+                try:
+                    children = win.query_tree().children
+                except XError:  # the window went away meanwhile (being docked, closed)
+                    return
+                for child in children:
+                    try:
+                        attrs = child.get_attributes()
+                        geo = child.get_geometry()
+                        name = child.get_wm_name() if attrs.map_state == 2 else None  # viewable
+                    except XError:  # destroyed or reparented between query_tree and now
+                        continue
+                    if name and "raksbl" in name and 8 <= geo.width <= 64 and 8 <= geo.height <= 64:
+                        found.append(child.id)
                     if depth < 6:
                         walk(child, depth + 1)
 

@@ -80,4 +80,9 @@ def root(display):
         tk_root.destroy()
     except tkinter.TclError:
         pass
+    # Collect the test's Tk objects (cycles through widgets and variables) here, on the main
+    # thread. Left for later, a collection triggered in some worker thread (a look-up importing
+    # modules) would finalise them there: tkinter then calls Tcl from the wrong thread ("main
+    # thread is not in main loop", or Tcl_AsyncDelete aborting the whole test process).
+    del tk_root
     gc.collect()

@@ -101,14 +101,18 @@ def test_menu_has_the_polish_labels_in_order(env):
 
     texts = [i.text for i in h.app.tray.menu.items if i is not pystray.Menu.SEPARATOR]
     assert texts == list(MENU_LABELS)
-    assert item(h.app, MENU_SEND).default
+    assert not item(h.app, MENU_SEND).default  # a send is always deliberate (issue 15.8)
+    assert item(h.app, MENU_HISTORY).default
     assert item(h.app, MENU_AUTO).checked is True
     assert item(h.app, MENU_SETTINGS).checked is None  # not checkable
 
 
 def test_send_now_runs_and_notifies(env):
     h = make_app(env)
-    h.app.tray.menu(h.app.tray.icon)  # the icon's default action (a click) is "Wyślij faktury"
+    h.app.tray.menu(h.app.tray.icon)  # the icon's default action (a click) opens the history
+    h.app.ui.drain()
+    assert h.run.calls == [] and len(h.opened) == 1
+    click(h.app, MENU_SEND)
     assert h.run.calls == ["manual"]
     assert [n.title for n in h.notes] == ["Wysłano 2 dokumenty do BaseLinker"]
     click(h.app, MENU_SEND)
@@ -288,13 +292,17 @@ def test_gdbus_fallback_and_never_crash_without_a_daemon():
 
 def test_windows_uses_the_tray_icon_balloon_with_limits():
     shown = []
-    icon = SimpleNamespace(HAS_NOTIFICATION=True, notify=lambda body, title: shown.append((title, body)))
+
+    def balloon(title, body, done):
+        shown.append((title, body))
+        done(True)
+
     runner = Runner({})
-    n = DesktopNotifier(lambda: icon, platform="win32", runner=runner, background=False)
+    n = DesktopNotifier(balloon, platform="win32", runner=runner, background=False)
     assert n.notify(Notification("T" * 100, "x" * 400)) is True
     title, body = shown[0]
     assert len(title) <= 63 and len(body) <= 255 and body.endswith("…")
-    assert runner.cmds == []
+    assert runner.cmds == [] and len(n.sent) == 1
 
 
 def test_a_broken_settings_file_at_start_is_named_not_called_unconfigured(env):
