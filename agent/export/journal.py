@@ -13,10 +13,17 @@ or a power cut the moment :meth:`Journal.mark` returns. States, in protocol orde
 The journal is an optimisation and a history, not the only guard against duplicates: the
 protocol always checks BaseLinker (an invoice carrying our external number is ours) and the
 RaksSQL status, so a deleted journal never leads to a second invoice (see protocol.py).
+
+The one thing BaseLinker cannot tell is that a create whose answer timed out may still be
+running there. That guard (``late_create_since``) is also kept in a small side file next to
+the journal (``late-creates.json``), so deleting the journal file does not lift it: a new
+journal restores it when the document comes up again (:meth:`Journal.ensure`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import threading
 import time
@@ -44,6 +51,7 @@ CREATE TABLE IF NOT EXISTS documents (
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
     sent_at     REAL,
+    late_create_since REAL,
     UNIQUE (database, doc_type, raks_id)
 );
 CREATE INDEX IF NOT EXISTS documents_updated ON documents (updated_at);
@@ -76,6 +84,9 @@ class JournalEntry:
     created_at: float
     updated_at: float
     sent_at: float | None
+    # When a create whose answer timed out (and may still run at BaseLinker) was sent; the
+    # document is held until a lookup sees its result or the quarantine passed (protocol.py).
+    late_create_since: float | None = None
 
 
 class Journal:
@@ -92,9 +103,51 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns newer versions use to a journal written by an older one."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "late_create_since" not in columns:
+            self._db.execute("ALTER TABLE documents ADD COLUMN late_create_since REAL")
 
     def now(self) -> float:
         return self._clock()
+
+    # -- the late-create guard's side file ----------------------------------------------------
+    @property
+    def guard_path(self) -> Path:
+        return self.path.with_name("late-creates.json")
+
+    @staticmethod
+    def _guard_key(database: str, doc_type: str, raks_id: int) -> str:
+        return f"{database}|{doc_type}|{raks_id}"
+
+    def _guards(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.guard_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable: the journal's own column still guards
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _write_guard(self, key: str, since: float | None) -> None:
+        guards = self._guards()
+        if since is None:
+            if guards.pop(key, None) is None:
+                return
+        else:
+            guards[key] = since
+        if not guards:
+            self.guard_path.unlink(missing_ok=True)
+            return
+        tmp = self.guard_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(guards, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.guard_path)
 
     def close(self) -> None:
         with self._lock:
@@ -138,7 +191,12 @@ class Journal:
                 (database, doc_type, raks_id, number, order_id, now, now),
             )
             entry = self.get(database, doc_type, raks_id)
-        assert entry is not None
+            assert entry is not None
+            since = self._guards().get(self._guard_key(database, doc_type, raks_id))
+            if since is not None and entry.state == "pending" and entry.late_create_since is None:
+                # The journal was lost after a create timed out: restore the hold.
+                entry = self.mark(entry, "creating", late_create_since=since,
+                                  message="przywrócono blokadę po utworzeniu bez odpowiedzi")
         return entry
 
     def mark(
@@ -153,15 +211,16 @@ class Journal:
         """Durably move ``entry`` to ``state`` (a recovery point) and record it in the history."""
         if state not in STATES:
             raise ValueError(state)
-        allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at"}
+        allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at", "late_create_since"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown journal fields {unknown}")
         now = self._clock()
         sets = ["state=?", "updated_at=?"]
         values: list = [state, now]
-        if state in ("done", "bl_done", "attached", "created") and "error" not in fields:
-            fields["error"] = None
+        if state in ("done", "bl_done", "attached", "created"):
+            fields.setdefault("error", None)
+            fields.setdefault("late_create_since", None)  # the create's outcome is known now
         for key, value in fields.items():
             sets.append(f"{key}=?")
             values.append(int(value) if isinstance(value, bool) else value)
@@ -178,8 +237,17 @@ class Journal:
                 self._db.execute("ROLLBACK")
                 raise
             updated = self.by_id(entry.id)
-        assert updated is not None
+            assert updated is not None
+            if "late_create_since" in fields and (fields["late_create_since"] is not None
+                                                  or entry.late_create_since is not None):
+                self._write_guard(self._guard_key(updated.database, updated.doc_type, updated.raks_id),
+                                  fields["late_create_since"])
         return updated
+
+    def set_bl_number(self, entry_id: int, bl_number: str) -> None:
+        """Store BaseLinker's own number of the document (read after the run), no state change."""
+        with self._lock:
+            self._db.execute("UPDATE documents SET bl_number=? WHERE id=?", (bl_number, entry_id))
 
     def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
         where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""

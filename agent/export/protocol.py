@@ -27,6 +27,7 @@ repeatable, so resuming after a crash simply repeats them.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -215,12 +216,17 @@ class DocumentExporter:
     def _find_target(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
         """Step 2's decision over what the order carries now. None = nothing to adopt: create."""
         kind_pl = KIND_PL[doc.doc_type]
-        ours = [d for d in docs if d.external_number == doc.number]
+        ours = [d for d in docs if d.external_number == doc.number or (entry.bl_doc_id and d.id == entry.bl_doc_id)]
+        if len(ours) > 1:
+            # Two BaseLinker documents for one RaksSQL document (e.g. a create that BaseLinker
+            # carried out late, after another was made): a person must remove one.
+            numbers = ", ".join(_label(d) for d in ours)
+            raise DocumentInDoubt(
+                f"zamówienie {doc.order_id} ma {len(ours)} dokumenty BaseLinker dla {doc.number} ({numbers}) — "
+                "usuń zbędny, zanim wyślesz ponownie"
+            )
         if ours:
             return ours[0]
-        known = [d for d in docs if entry.bl_doc_id and d.id == entry.bl_doc_id]
-        if known:
-            return known[0]
         foreign = [d for d in docs if d.has_external_file]
         free = [d for d in docs if not d.has_external_file]
         if foreign and not free:
@@ -253,6 +259,7 @@ class DocumentExporter:
             params["series_id"] = series
         entry = self.journal.mark(entry, "creating", run_id=self.run_id, attempts=entry.attempts + 1)
         crash_point("before_create")
+        sent_at = self.journal.now()
         try:
             answer = self.client.call(method, **params)
         except TransportError as exc:
@@ -263,10 +270,11 @@ class DocumentExporter:
             if target is None:
                 # Nothing appeared (yet). Leave "creating": the next run looks again before
                 # creating, so a late-appearing document is adopted. After a timeout the server
-                # may still be executing the call: note it, so that no run creates again before
-                # that request has surely ended (see _late_create_wait).
+                # may still be executing the call: hold the document until a lookup sees what
+                # the call made, or until the quarantine has passed (see _late_create_hold).
                 if exc.may_still_run:
-                    self.journal.mark(entry, "creating", run_id=self.run_id, error=f"{LATE_CREATE_NOTE}: {exc.message}")
+                    self.journal.mark(entry, "creating", run_id=self.run_id, late_create_since=sent_at,
+                                      error=f"{LATE_CREATE_NOTE}: {exc.message}")
                 raise
             log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
             entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
@@ -293,13 +301,20 @@ class DocumentExporter:
         target = self._find_target(doc, entry, docs)
         created = False
         if target is None:
-            wait = self._late_create_wait(entry)
-            if wait > 0:
+            hold = self._late_create_hold(entry)
+            if hold > 0:
+                until = dt.datetime.fromtimestamp(self.journal.now() + hold).strftime("%H:%M")
                 return Outcome(
                     "deferred",
-                    f"poprzednie tworzenie dokumentu BaseLinker mogło jeszcze nie dobiec końca (brak odpowiedzi); "
-                    f"sprawdzę zamówienie ponownie za {wait:.0f} s",
+                    f"poprzednie tworzenie dokumentu w BaseLinker nie doczekało się odpowiedzi i może się jeszcze "
+                    f"wykonać — czekam, aż pojawi się w zamówieniu {order_id} (najdłużej do {until})",
                 )
+            if not self.orders.confirmed(kind, order_id):
+                # A list not showing a document does not mean there is none: confirm with the
+                # per-order lookup right before creating.
+                docs = self.orders.documents(kind, order_id, fresh=True)
+                target = self._find_target(doc, entry, docs)
+        if target is None:
             if entry.state == "creating":
                 log.info("%s: the earlier create left nothing on order %s; creating now", doc.number, order_id)
             target, entry = self._create(doc, entry)
@@ -344,17 +359,19 @@ class DocumentExporter:
         )
         return Outcome("sent", note or "", bl_doc_id=target.id, bl_number=target.number or None, created=created)
 
-    def _late_create_wait(self, entry: JournalEntry) -> float:
-        """Seconds before a create whose answer timed out may be followed by another create.
+    def _late_create_hold(self, entry: JournalEntry) -> float:
+        """Seconds this document must still wait before a create may follow one that timed out.
 
-        A request we stopped waiting for may still run at BaseLinker and create the invoice
-        later; creating again before it ended would make a second one. We wait twice the
-        request timeout after giving up, then look the order up (fresh) before creating.
+        A request we stopped waiting for may still run at BaseLinker and create the document
+        later: Cloudflare cuts a request at 100 s, but the origin may finish it well after that
+        (and after our own timeout). Creating again before it ended would make a second
+        document. So the document is held: every run looks the order up (fresh) and adopts
+        what the late request made; only when nothing appeared for LATE_CREATE_QUARANTINE after
+        the request was sent does a run create again.
         """
-        if entry.state != "creating" or not (entry.error or "").startswith(LATE_CREATE_NOTE):
+        if entry.state != "creating" or entry.late_create_since is None:
             return 0.0
-        grace = 2.0 * float(self.settings.baselinker.timeout_seconds)
-        return entry.updated_at + grace - self.journal.now()
+        return entry.late_create_since + LATE_CREATE_QUARANTINE - self.journal.now()
 
     def _write_number(self, doc: Document, order: dict) -> None:
         bl = self.settings.baselinker
@@ -418,6 +435,16 @@ class DocumentExporter:
 
 
 LATE_CREATE_NOTE = "brak odpowiedzi na utworzenie (limit czasu)"
+
+#: How long after a create that timed out no other create is sent for the document (seconds).
+#: 30 minutes: 18 times Cloudflare's 100 s cut and 3 times the longest request timeout the
+#: settings allow (600 s); a PHP request still running after that is not plausible, while a shop owner still
+#: gets the document sent the same hour. Any lookup that sees the late document ends it early.
+LATE_CREATE_QUARANTINE = 30 * 60.0
+
+
+def _label(d: BLDocument) -> str:
+    return d.number or d.external_number or f"id {d.id}"
 
 
 def _int(value) -> int:

@@ -92,8 +92,10 @@ def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
     return cls(ref, outcome.reason)
 
 
-def _fill_numbers(orders: OrderBook, results: list[DocumentResult]) -> None:
-    """Read BaseLinker's own numbers of the documents this run created (one list call per 100)."""
+def _fill_numbers(orders: OrderBook, results: list[DocumentResult], journal: Journal | None = None,
+                  database_key: str = "") -> None:
+    """Read BaseLinker's own numbers of the documents this run created (one list call per 100)
+    and store them in the journal, so the history shows them too."""
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
     numbers: dict[tuple[str, int], str] = {}
     try:
@@ -107,6 +109,9 @@ def _fill_numbers(orders: OrderBook, results: list[DocumentResult]) -> None:
         number = numbers.get((r.ref.doc_type, r.outcome.bl_doc_id))
         if number:
             r.outcome = dataclasses.replace(r.outcome, bl_number=number)
+            entry = journal.get(database_key, r.ref.doc_type, r.ref.raks_id) if journal is not None else None
+            if entry is not None and entry.bl_doc_id == r.outcome.bl_doc_id:
+                journal.set_bl_number(entry.id, number)
 
 
 # Documents are claimed (row-locked in RaksSQL) a chunk at a time, then BaseLinker's view of
@@ -195,7 +200,7 @@ def run_export(
             exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run)
             summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
             if not dry_run and not summary.aborted:
-                _fill_numbers(exporter.orders, summary.results)
+                _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
             for result in summary.results:
                 if result.outcome.result == "sent":
                     bus.publish(_event_for(result.ref, result.outcome, dry_run))

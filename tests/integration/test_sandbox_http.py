@@ -183,13 +183,13 @@ def test_responses_escape_slashes_like_php(server, state):
 # ------------------------------------------------------------------------- read methods
 
 
-def test_get_series_ids_are_ints(server):
+def test_get_series_ids_are_strings_as_in_real_answers(server):
     series = ok(server, "getSeries")["series"]
     assert series == [
-        {"id": 15, "type": "INVOICE", "name": "FV", "format": "%N/%M/%Y"},
-        {"id": 16, "type": "INVOICE", "name": "FV roczna", "format": "%N/%Y"},
-        {"id": 30, "type": "RECEIPT", "name": "Paragony", "format": "PAR/%N/%Y"},
-        {"id": 40, "type": "CORRECTION", "name": "Korekty", "format": "KOR/%N/%M/%Y"},
+        {"id": "15", "type": "INVOICE", "name": "FV", "format": "%N/%M/%Y"},
+        {"id": "16", "type": "INVOICE", "name": "FV roczna", "format": "%N/%Y"},
+        {"id": "30", "type": "RECEIPT", "name": "Paragony", "format": "PAR/%N/%Y"},
+        {"id": "40", "type": "CORRECTION", "name": "Korekty", "format": "KOR/%N/%M/%Y"},
     ]
 
 

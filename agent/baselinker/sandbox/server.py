@@ -265,16 +265,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(fault.http_status, html, "text/html", close=True)
             elif kind == "reset_before":
                 self._drop(reset=True)
-            else:  # block
+            else:  # block, account_block
                 self._send_json(200, envelope)
             return
-        if fault is not None and kind in ("latency", "timeout"):
-            if sandbox.wait(fault.seconds):
+        if fault is not None and kind in ("latency", "timeout", "timeout_lost"):
+            if sandbox.wait(fault.seconds) or kind == "timeout_lost":
+                state.record_unanswered(method, fault)
+                self._drop(reset=True)  # the server is stopping / the request never runs
+                return
+        if fault is not None and kind == "held":
+            if not sandbox.wait_for(fault._released):
                 state.record_unanswered(method, fault)
                 self._drop(reset=True)  # the server is stopping
                 return
 
         envelope = state.execute(method, parameters, token, fault=fault, form_error=form_error)
+        if kind == "held":
+            fault._executed.set()
         if kind == "drop_after_commit":
             self._drop(reset=False)
             return
@@ -346,6 +353,13 @@ class SandboxServer:
     def wait(self, seconds: float) -> bool:
         """Sleep for a fault; returns True early when the server is stopping."""
         return self._stopping.wait(seconds)
+
+    def wait_for(self, event) -> bool:
+        """Wait until ``event`` is set (True) or the server stops (False)."""
+        while not event.wait(0.05):
+            if self._stopping.is_set():
+                return False
+        return True
 
     def __enter__(self) -> "SandboxServer":
         if self._httpd is None:
