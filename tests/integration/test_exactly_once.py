@@ -211,3 +211,22 @@ def test_two_of_our_invoices_on_an_order_put_the_document_in_doubt_with_both_num
     assert all(n in outcome.reason for n in numbers), (numbers, outcome.reason)
     assert {i["invoice_id"] for i in env.invoices(order_id)} == {a, b}
     assert env.status("FS", raks_id) == 2
+
+
+# -- item 8: the history shows BaseLinker's numbers ------------------------------------------
+
+def test_history_shows_the_baselinker_numbers_of_created_documents(export_env):
+    env = export_env
+    docs = [env.add_doc("FS"), env.add_doc("FS"), env.add_doc("PA")]
+    sent = env.cli("send")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    numbers = [env.documents(t, oid)[0]["number" if t == "FS" else "receipt_full_nr"]
+               for t, (_, oid) in zip(("FS", "FS", "PA"), docs)]
+    history = env.cli("history")
+    assert history.returncode == 0, history.stderr
+    for number in numbers:
+        assert number in sent.stdout
+        assert number in history.stdout, history.stdout
+    assert " id 500" not in history.stdout and " id 700" not in history.stdout
+    with Journal(env.data_dir / "journal.sqlite3") as journal:
+        assert sorted(e.bl_number for e in journal.recent()) == sorted(numbers)
