@@ -93,8 +93,12 @@ def _digits(text: str | None) -> str:
 class DocumentExporter:
     """Runs the protocol for documents of one run (shares the order cache and clients)."""
 
-    def __init__(self, settings: Settings, repo, client, journal: Journal, *, run_id: str, dry_run: bool = False):
+    def __init__(self, settings: Settings, repo, client, journal: Journal, *, run_id: str, dry_run: bool = False,
+                 invoice_series_id: int | None = None):
         self.settings = settings
+        # addInvoice's series: the setting, or the account's first INVOICE series resolved for
+        # invoice_series_id = 0 (account.py); never an addInvoice without series_id.
+        self.invoice_series_id = invoice_series_id or settings.baselinker.invoice_series_id
         self.repo = repo
         self.client = client
         self.journal = journal
@@ -252,7 +256,9 @@ class DocumentExporter:
         bl = self.settings.baselinker
         params: dict = {"order_id": doc.order_id}
         if doc.doc_type == "FS":
-            method, id_key, series = "addInvoice", "invoice_id", bl.invoice_series_id
+            method, id_key, series = "addInvoice", "invoice_id", self.invoice_series_id
+            if not series:  # never rely on an undocumented default for addInvoice
+                raise DocumentFailure("brak serii numeracji faktur (baselinker.invoice_series_id) — uruchom raksbl doctor")
         else:
             method, id_key, series = "addReceipt", "receipt_id", bl.receipt_series_id
         if series:
@@ -425,7 +431,7 @@ class DocumentExporter:
         except (DocumentFailure, ApiRefusal) as exc:
             return Outcome("failed", str(exc))
         if target is None:
-            series = self.settings.baselinker.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
+            series = self.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
             what = f"utworzy {KIND_PL[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
         elif target.external_number == doc.number:
             what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"
