@@ -59,3 +59,18 @@ def test_number_goes_into_the_text_field(export_env):
     result = env.cli("send")
     assert result.returncode == 0, result.stdout + result.stderr
     assert env.state.get_order(order_id)["custom_extra_fields"] == {str(CUSTOM_FIELD): "FS 5/12/2026"}
+
+
+def test_account_block_ends_the_run_after_one_short_wait(export_env, monkeypatch):
+    from agent.baselinker import client as client_module
+    from agent.baselinker.sandbox import Fault
+
+    env = export_env
+    monkeypatch.setattr(client_module, "ACCOUNT_BLOCK_WAIT_SECONDS", 0.2)
+    raks_id, order_id = env.add_doc("FS")
+    block = Fault(method="*", kind="account_block", seconds=2 * 86400, times=0)
+    env.state.add_fault(block)
+    summary = env.run()
+    assert summary.aborted and "konto BaseLinker jest zablokowane" in summary.aborted
+    assert block.hits == 2  # the first answer and the one retry, no further waiting
+    assert env.invoices(order_id) == [] and env.status("FS", raks_id) == 2
