@@ -425,7 +425,11 @@ class DocumentExporter:
                 0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, "pending",
                 None, None, None, 0, False, 0.0, 0.0, None,
             )
-            target = self._find_target(doc, entry, self.orders.documents(KIND[doc.doc_type], doc.order_id))
+            kind = KIND[doc.doc_type]
+            target = self._find_target(doc, entry, self.orders.documents(kind, doc.order_id))
+            if target is None and not self.orders.confirmed(kind, doc.order_id):
+                # As before a real create: a list not showing a document proves nothing.
+                target = self._find_target(doc, entry, self.orders.documents(kind, doc.order_id, fresh=True))
         except DocumentInDoubt as exc:
             return Outcome("in_doubt", str(exc))
         except (DocumentFailure, ApiRefusal) as exc:

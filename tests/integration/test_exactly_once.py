@@ -230,3 +230,13 @@ def test_history_shows_the_baselinker_numbers_of_created_documents(export_env):
     assert " id 500" not in history.stdout and " id 700" not in history.stdout
     with Journal(env.data_dir / "journal.sqlite3") as journal:
         assert sorted(e.bl_number for e in journal.recent()) == sorted(numbers)
+
+
+def test_dry_run_sees_the_invoice_the_lists_miss(env):
+    [env.add_doc("FS") for _ in range(3)]
+    raks_id, order_id = env.add_doc("FS")
+    order = env.state.get_order(order_id)
+    env.state.add_invoice(order_id, INVOICE_SERIES, date_sell=order["date_add"] - 30 * DAY)
+    outcome = _outcomes(env.run(dry_run=True))[raks_id]
+    assert outcome.result == "would_send" and "dołączy PDF do istniejącego" in outcome.reason, outcome.reason
+    assert env.state.write_calls() == []
