@@ -867,7 +867,7 @@ def test_command_line_runs_in_the_foreground(tmp_path):
         url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("BaseLinker sandbox:"))
         assert any(line.strip() == "Token: T" for line in lines)
         response = requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
-        assert response.json()["series"][0]["id"] == 1
+        assert response.json()["series"][0]["id"] == "1"  # real answers carry series ids as strings
         for _ in range(2):
             requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
         blocked = requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
