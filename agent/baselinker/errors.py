@@ -41,7 +41,7 @@ class AccountBlockedError(BlockedError, RunAborted):
 
     def __str__(self) -> str:
         return (f"konto BaseLinker jest zablokowane (BaseLinker: {self.message}) — takiej blokady nie da się "
-                "przeczekać; sprawdź konto w panelu BaseLinker lub skontaktuj się z ich pomocą. "
+                "przeczekać; sprawdź konto w panelu BaseLinker lub skontaktuj się z pomocą techniczną BaseLinker. "
                 "Spróbuję ponownie przy następnym uruchomieniu")
 
 

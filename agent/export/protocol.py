@@ -39,6 +39,7 @@ from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
 from agent.export.journal import Journal, JournalEntry
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.notify_policy import documents
 from agent.raks.repository import Document, RowLocked
 from agent.settings import Settings
 
@@ -226,7 +227,7 @@ class DocumentExporter:
             # carried out late, after another was made): a person must remove one.
             numbers = ", ".join(_label(d) for d in ours)
             raise DocumentInDoubt(
-                f"zamówienie {doc.order_id} ma {len(ours)} dokumenty BaseLinker dla {doc.number} ({numbers}) — "
+                f"zamówienie {doc.order_id} ma {documents(len(ours))} BaseLinker dla {doc.number} ({numbers}) — "
                 "usuń zbędny, zanim wyślesz ponownie"
             )
         if ours:
@@ -247,7 +248,7 @@ class DocumentExporter:
             return free[0]
         if len(free) > 1:
             raise DocumentInDoubt(
-                f"zamówienie {doc.order_id} ma {len(free)} dokumenty BaseLinker bez pliku — nie wiem, do którego "
+                f"zamówienie {doc.order_id} ma {documents(len(free))} BaseLinker bez pliku — nie wiem, do którego "
                 "dołączyć PDF; usuń zbędne i wyślij ponownie"
             )
         return None
@@ -310,10 +311,11 @@ class DocumentExporter:
             hold = self._late_create_hold(entry)
             if hold > 0:
                 until = dt.datetime.fromtimestamp(self.journal.now() + hold).strftime("%H:%M")
+                genitive = "faktury" if doc.doc_type == "FS" else "paragonu"
                 return Outcome(
                     "deferred",
-                    f"poprzednie tworzenie dokumentu w BaseLinker nie doczekało się odpowiedzi i może się jeszcze "
-                    f"wykonać — czekam, aż pojawi się w zamówieniu {order_id} (najdłużej do {until})",
+                    f"BaseLinker nie odpowiedział na utworzenie {genitive} i może je jeszcze wykonać — czekam, "
+                    f"aż {KIND_PL[doc.doc_type]} pojawi się w zamówieniu {order_id} (najdłużej do {until})",
                 )
             if not self.orders.confirmed(kind, order_id):
                 # A list not showing a document does not mean there is none: confirm with the

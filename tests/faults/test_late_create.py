@@ -34,7 +34,7 @@ def test_late_create_is_adopted_even_after_the_journal_was_deleted(export_env, d
 
         second = env.cli("send")  # the late request has not executed yet
         assert second.returncode == 1, second.stdout + second.stderr
-        assert "odłożono: 1" in second.stdout and "może się jeszcze wykonać" in second.stdout
+        assert "odłożono: 1" in second.stdout and "może je jeszcze wykonać" in second.stdout
         assert [c.method for c in env.state.write_calls()].count(method) == 0  # no second create
         assert_invariants(env, docs, final=False, context="while the create may still run")
     finally:

@@ -172,7 +172,7 @@ def test_create_executed_long_after_the_timeout_is_adopted_not_duplicated(env, d
         for offset in (3.0, 10 * 60.0, LATE_CREATE_QUARANTINE - 60):
             held = _outcomes(_run(env, offset))[raks_id]
             assert held.result == "deferred", held.reason
-            assert "może się jeszcze wykonać" in held.reason
+            assert "może je jeszcze wykonać" in held.reason
         assert _creates(env, method) == 0 and env.documents(doc_type, order_id) == []
     finally:
         late.release()
