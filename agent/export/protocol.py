@@ -13,8 +13,12 @@ Algorithm (each numbered step ends at a durable recovery point in the journal)::
          - one with a *different* external number    → refuse, never overwrite
          - none                                      → journal "creating", then addInvoice /
                                                        addReceipt, journal "created" + id
+       Lists (the batch prefetch) only *find* documents; "none" needs a per-order lookup
+       (getInvoices(order_id) / getReceipt(order_id)) made right before the create. A receipt's
+       file state comes only from getReceipt. Two documents carrying our number → in doubt.
        A create whose answer was lost is never re-sent blind: the order is looked up again and
-       what appeared there is adopted.
+       what appeared there is adopted. One that may still run at BaseLinker (timeout, gateway
+       5xx) holds the document until a lookup sees its result or LATE_CREATE_QUARANTINE passed.
     3. attach the PDF under the RaksSQL number                      → journal "attached"
     4. write the number into the chosen order field, set the order status → "bl_done"
     5. set the RaksSQL status (conditional, same transaction as the lock), commit → "done"
