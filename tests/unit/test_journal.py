@@ -62,3 +62,39 @@ def test_retry_and_skip(journal):
         journal.skip(done.id)
     with pytest.raises(KeyError):
         journal.allow_retry(12345)
+
+
+def test_a_journal_of_an_older_version_gets_the_late_create_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE documents (id INTEGER PRIMARY KEY, database TEXT NOT NULL, doc_type TEXT NOT NULL,"
+        " raks_id INTEGER NOT NULL, number TEXT NOT NULL, order_id INTEGER, state TEXT NOT NULL,"
+        " bl_doc_id INTEGER, bl_number TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+        " retry_allowed INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+        " sent_at REAL, UNIQUE (database, doc_type, raks_id));"
+        "INSERT INTO documents VALUES (1,'db','FS',7,'FS 7',10,'created',500001,NULL,NULL,1,0,1.0,1.0,NULL);"
+    )
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
+        entry = journal.get("db", "FS", 7)
+        assert entry.state == "created" and entry.late_create_since is None
+        assert journal.mark(entry, "creating", late_create_since=5.0).late_create_since == 5.0
+
+
+def test_late_create_guard_survives_the_deleted_journal_and_ends_with_the_create(tmp_path):
+    data = tmp_path / "data"
+    with Journal(data / "journal.sqlite3", clock=lambda: 100.0) as journal:
+        entry = journal.ensure("db", "PA", 3, "PA 3", 10)
+        journal.mark(entry, "creating", late_create_since=99.0, error="brak odpowiedzi")
+    (data / "journal.sqlite3").unlink()
+    with Journal(data / "journal.sqlite3") as journal:
+        restored = journal.ensure("db", "PA", 3, "PA 3", 10)
+        assert restored.state == "creating" and restored.late_create_since == 99.0
+        assert journal.ensure("db", "FS", 3, "FS 3", 11).state == "pending"  # only that document
+        journal.mark(restored, "created", bl_doc_id=700001)
+        assert journal.get("db", "PA", 3).late_create_since is None
+    assert not (data / "late-creates.json").exists()
