@@ -876,3 +876,31 @@ def test_command_line_runs_in_the_foreground(tmp_path):
         process.send_signal(2)  # SIGINT, like Ctrl+C
         assert process.wait(10) == 0
         assert process.stderr.read() == ""
+
+
+def test_command_line_plays_an_undocumented_variant(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"orders": [{"order_id": 5, "products": [{"name": "A", "price_brutto": 1}]}]}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent.baselinker.sandbox", "--port", "0", "--token", "T",
+         "--variant", "no-receipt-success", "--seed", str(seed)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(4)]
+        url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("BaseLinker sandbox:"))
+        response = requests.post(url, data={"method": "getReceipt", "parameters": '{"order_id": 5}'},
+                                 headers={"X-BLToken": "T"}, timeout=10)
+        assert response.json() == {"status": "SUCCESS"}  # no receipt: SUCCESS without receipt fields
+    finally:
+        process.send_signal(2)
+        assert process.wait(10) == 0
+
+
+def test_receipt_list_rows_have_the_documented_shape(server, state):
+    order_id = new_order(state)
+    receipt_id = state.add_receipt(order_id, 30, external_receipt_number="KASA/1", file=b"%PDF-x")
+    row = ok(server, "getReceipts")["receipts"][0]
+    assert row["receipt_id"] == receipt_id and "products" in row
+    assert "external_receipt_number" not in row and "items" not in row
+    assert ok(server, "getReceipt", {"receipt_id": receipt_id})["external_receipt_number"] == "KASA/1"

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import NOT_EXECUTED_KINDS, Fault
-from .state import SandboxState
+from .state import UNDOCUMENTED_VARIANTS, SandboxState
 
 log = logging.getLogger(__name__)
 
@@ -404,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-seconds", type=float, default=120)
     parser.add_argument("--duplicates", choices=("allow", "refuse"), default="allow",
                         help="what addInvoice/addReceipt do when the order already has one")
+    parser.add_argument("--variant", choices=sorted(UNDOCUMENTED_VARIANTS), default="defaults",
+                        help="how to play the behaviour BaseLinker does not document (see the package docs)")
     parser.add_argument("--seed", metavar="FILE", help="JSON seed file (same format as POST /_seed)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -413,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         state = SandboxState(token=args.token, requests_per_minute=args.rpm,
                              block_seconds=args.block_seconds, duplicate_documents=args.duplicates)
+        state.configure(**UNDOCUMENTED_VARIANTS[args.variant])
     except ValueError as error:
         print(f"Invalid option: {error}", file=sys.stderr)
         return 2
