@@ -23,12 +23,15 @@ journal restores it when the document comes up again (:meth:`Journal.ensure`).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 STATES = ("pending", "creating", "created", "attached", "bl_done", "done", "failed", "in_doubt", "skipped")
 # States from which the next run continues the protocol where it stopped.
@@ -240,8 +243,11 @@ class Journal:
             assert updated is not None
             if "late_create_since" in fields and (fields["late_create_since"] is not None
                                                   or entry.late_create_since is not None):
-                self._write_guard(self._guard_key(updated.database, updated.doc_type, updated.raks_id),
-                                  fields["late_create_since"])
+                try:
+                    self._write_guard(self._guard_key(updated.database, updated.doc_type, updated.raks_id),
+                                      fields["late_create_since"])
+                except OSError as exc:  # e.g. a virus scanner holding the file on Windows
+                    log.warning("cannot update %s (the journal still holds the guard): %s", self.guard_path, exc)
         return updated
 
     def set_bl_number(self, entry_id: int, bl_number: str) -> None:
