@@ -98,3 +98,15 @@ def test_late_create_guard_survives_the_deleted_journal_and_ends_with_the_create
         journal.mark(restored, "created", bl_doc_id=700001)
         assert journal.get("db", "PA", 3).late_create_since is None
     assert not (data / "late-creates.json").exists()
+
+
+def test_a_guard_file_that_cannot_be_written_does_not_fail_the_mark(tmp_path, monkeypatch):
+    import os
+
+    def locked(*args):
+        raise PermissionError(13, "The process cannot access the file")  # Windows, a scanner holds it
+
+    monkeypatch.setattr(os, "replace", locked)
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        entry = journal.ensure("db", "FS", 1, "FS 1", 10)
+        assert journal.mark(entry, "creating", late_create_since=5.0).late_create_since == 5.0
