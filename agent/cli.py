@@ -178,6 +178,8 @@ def cmd_send(args) -> int:
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
         summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
                              cancel=cancel, journal=journal)
+    for note in summary.notes:
+        _out(note)
     if not summary.results and not summary.aborted:
         _out("Brak dokumentów do wysłania.")
     for result in summary.results:
@@ -218,6 +220,7 @@ def _first_ctrl_c_cancels(cancel: threading.Event):
 
 def cmd_doctor(args) -> int:
     from agent.baselinker.client import BaseLinkerClient
+    from agent.export import account
     from agent.baselinker.ratelimit import shared_limiter
     from agent.raks.repository import RaksRepository
 
@@ -247,12 +250,30 @@ def cmd_doctor(args) -> int:
             if wanted and not any(int(s["id"]) == wanted and s.get("type") == kind for s in series):
                 ok = False
                 _out(f"  UWAGA: baselinker.{key} = {wanted} nie jest serią typu {kind} w BaseLinker")
+        if not settings.baselinker.invoice_series_id:
+            first = account.first_invoice_series(series)
+            if first is None:
+                ok = False
+                _out("  BŁĄD: baselinker.invoice_series_id = 0, a konto nie ma żadnej serii faktur — "
+                     "faktury nie zostaną wysłane")
+            else:
+                _out(f"  faktury: invoice_series_id = 0 → pierwsza seria faktur konta: "
+                     f"{first.get('name', '')} (id {first['id']})")
         _out("  statusy zamówień:")
         for s in client.call("getOrderStatusList").get("statuses") or []:
             _out(f"    {s['id']:>8}  {s.get('name', '')}")
         _out("  pola dodatkowe zamówień:")
-        for f in client.call("getOrderExtraFields").get("extra_fields") or []:
+        extra_fields = client.call("getOrderExtraFields").get("extra_fields") or []
+        for f in extra_fields:
             _out(f"    custom:{f['extra_field_id']:<8} {f.get('name', '')} ({f.get('editor_type', '')})")
+        custom = settings.baselinker.custom_field_id
+        if custom is not None:
+            chosen = next((f for f in extra_fields if str(f.get("extra_field_id")) == str(custom)), None)
+            if chosen is None or chosen.get("editor_type") != account.TEXT_FIELD:
+                ok = False
+                what = "nie istnieje" if chosen is None else f"jest typu {chosen.get('editor_type') or 'nieznanego'}"
+                _out(f"  BŁĄD: baselinker.number_field = custom:{custom}: pole {what} — "
+                     "numer można zapisać tylko w polu tekstowym (text)")
     except RaksblError as exc:
         ok = False
         _out(f"  BŁĄD: {exc}")

@@ -113,8 +113,8 @@ DEFAULT_SETTINGS_TEXT = """\
 [baselinker]
 api_url = "https://api.baselinker.com/connector.php"
 requests_per_minute = 100        # budget for this agent; lower it when the token is shared
-invoice_series_id = 0            # getSeries type INVOICE
-receipt_series_id = 0            # getSeries type RECEIPT
+invoice_series_id = 0            # getSeries type INVOICE; 0 = the account's first INVOICE series
+receipt_series_id = 0            # getSeries type RECEIPT; 0 = BaseLinker's default receipt series
 number_field = "none"            # none | extra_field_1 | extra_field_2 | custom:<extra_field_id>
 order_status_on_success = 0      # 0 = leave the order status alone
 order_status_on_error = 0

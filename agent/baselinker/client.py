@@ -40,6 +40,7 @@ import urllib3.exceptions
 from agent import __version__
 from agent.baselinker import tls
 from agent.baselinker.errors import (
+    AccountBlockedError,
     ApiRefusal,
     AuthError,
     BaseLinkerError,
@@ -62,6 +63,9 @@ REPEATABLE_WRITES = frozenset(
 )
 #: Blocked answers accepted per call (each followed by a wait); the last one is raised.
 MAX_BLOCKS = 3
+#: The one wait granted to ERROR_USER_ACCOUNT_BLOCKED (an account block has lasted over a day).
+ACCOUNT_BLOCK_WAIT_SECONDS = 60.0
+ACCOUNT_BLOCKED = "ERROR_USER_ACCOUNT_BLOCKED"
 #: Pauses before the 2nd and 3rd attempt after a TransportError.
 TRANSPORT_BACKOFF = (1.0, 3.0)
 
@@ -73,6 +77,9 @@ MAX_BLOCK_SECONDS = 3600.0
 PAST_BLOCK_SECONDS = 60.0
 
 BLOCK_CODES = frozenset({"ERROR_BLOCKED_TOKEN", "ERROR_USER_ACCOUNT_BLOCKED"})
+#: HTTP statuses after which the request may still be running at the origin (gateway timeouts,
+#: Cloudflare's 520 unknown error, 522 connection timed out, 524 origin timeout).
+MAY_STILL_RUN_STATUSES = frozenset({504, 520, 522, 524})
 _BLOCKED_UNTIL_RE = re.compile(
     r"blocked\s+until\s+(\d{4}-\d{2}-\d{2})[ T](\d{1,2}:\d{2}(?::\d{2})?)", re.IGNORECASE
 )
@@ -257,6 +264,8 @@ class BaseLinkerClient:
         Retry policy:
         * blocked -> ``limiter.block_until(until)``, then the same request again (a blocked
           request was not executed; the limiter holds every caller until the block ends);
+        * account blocked (``ERROR_USER_ACCOUNT_BLOCKED``) -> one wait of at most
+          ``ACCOUNT_BLOCK_WAIT_SECONDS``, then :class:`AccountBlockedError` (ends the run);
         * TransportError on ``get*`` and repeatable writes, and on any method when the request
           certainly never reached the server -> up to 2 more attempts after 1 s and 3 s;
         * TransportError that may have executed a create method -> raised at once;
@@ -264,6 +273,7 @@ class BaseLinkerClient:
         """
         body = encode_form(method, params)
         blocks = 0
+        account_blocks = 0
         transport_failures = 0
         attempt = 0
         while True:
@@ -271,6 +281,16 @@ class BaseLinkerClient:
             try:
                 return self._attempt(method, body, attempt)
             except BlockedError as exc:
+                if (exc.code or "").upper() == ACCOUNT_BLOCKED:
+                    # One capped wait, then the run ends with a plain message.
+                    if account_blocks:
+                        raise AccountBlockedError(exc.message, until=exc.until, code=exc.code,
+                                                  method=method) from None
+                    account_blocks += 1
+                    self.limiter.block_until(min(exc.until, self._wall_clock() + ACCOUNT_BLOCK_WAIT_SECONDS))
+                    log.warning("BaseLinker %s: the account is blocked; one more try after a short wait",
+                                method)
+                    continue
                 blocks += 1
                 self.limiter.block_until(exc.until)
                 if blocks >= MAX_BLOCKS:
@@ -387,8 +407,13 @@ class BaseLinkerClient:
         status = response.status_code
         content = response.content
         if status >= 500:
+            # The API sits behind Cloudflare: a gateway timeout (504, 524 = the origin did not
+            # answer within 100 s), 520/522 or any HTML error page come from the proxy while
+            # the origin may still be executing the request: never a clean refusal.
+            html = b"<html" in content[:1024].lower() or "html" in response.headers.get("Content-Type", "").lower()
             raise TransportError(f"Błąd serwera BaseLinker (HTTP {status})",
-                                 may_have_executed=True, may_still_run=status == 504, method=method)
+                                 may_have_executed=True, may_still_run=status in MAY_STILL_RUN_STATUSES or html,
+                                 method=method)
         try:
             body = json.loads(content)
         except ValueError:

@@ -32,6 +32,19 @@ class BlockedError(BaseLinkerError):
         self.until = until
 
 
+class AccountBlockedError(BlockedError, RunAborted):
+    """The whole BaseLinker account is blocked (``ERROR_USER_ACCOUNT_BLOCKED``).
+
+    Seen to last more than a day: after one capped wait the run ends with this plain message
+    instead of waiting block after block.
+    """
+
+    def __str__(self) -> str:
+        return (f"konto BaseLinker jest zablokowane (BaseLinker: {self.message}) — takiej blokady nie da się "
+                "przeczekać; sprawdź konto w panelu BaseLinker lub skontaktuj się z pomocą techniczną BaseLinker. "
+                "Spróbuję ponownie przy następnym uruchomieniu")
+
+
 class ApiRefusal(BaseLinkerError):
     """BaseLinker refused this request (bad order, series, field ...): concerns one document."""
 

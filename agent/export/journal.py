@@ -13,12 +13,19 @@ or a power cut the moment :meth:`Journal.mark` returns. States, in protocol orde
 The journal is an optimisation and a history, not the only guard against duplicates: the
 protocol always checks BaseLinker (an invoice carrying our external number is ours) and the
 RaksSQL status, so a deleted journal never leads to a second invoice (see protocol.py).
+
+The one thing BaseLinker cannot tell is that a create whose answer timed out may still be
+running there. That guard (``late_create_since``) is also kept in a small side file next to
+the journal (``late-creates.json``), so deleting the journal file does not lift it: a new
+journal restores it when the document comes up again (:meth:`Journal.ensure`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -51,6 +58,7 @@ CREATE TABLE IF NOT EXISTS documents (
     created_at  REAL NOT NULL,
     updated_at  REAL NOT NULL,
     sent_at     REAL,
+    late_create_since REAL,
     UNIQUE (database, doc_type, raks_id)
 );
 CREATE INDEX IF NOT EXISTS documents_updated ON documents (updated_at);
@@ -83,6 +91,9 @@ class JournalEntry:
     created_at: float
     updated_at: float
     sent_at: float | None
+    # When a create whose answer timed out (and may still run at BaseLinker) was sent; the
+    # document is held until a lookup sees its result or the quarantine passed (protocol.py).
+    late_create_since: float | None = None
 
 
 class Journal:
@@ -119,6 +130,7 @@ class Journal:
             db.execute("PRAGMA busy_timeout=30000")
             db.executescript(_SCHEMA)  # reads the schema: a file that is not a journal fails here
             db.execute("SELECT COUNT(*) FROM documents").fetchone()
+            _migrate(db)
         except BaseException:
             db.close()
             raise
@@ -135,6 +147,41 @@ class Journal:
 
     def now(self) -> float:
         return self._clock()
+
+    # -- the late-create guard's side file ----------------------------------------------------
+    @property
+    def guard_path(self) -> Path:
+        return self.path.with_name("late-creates.json")
+
+    @staticmethod
+    def _guard_key(database: str, doc_type: str, raks_id: int) -> str:
+        return f"{database}|{doc_type}|{raks_id}"
+
+    def _guards(self) -> dict[str, float]:
+        try:
+            data = json.loads(self.guard_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable: the journal's own column still guards
+        return {str(k): float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _write_guard(self, key: str, since: float | None) -> None:
+        guards = self._guards()
+        if since is None:
+            if guards.pop(key, None) is None:
+                return
+        else:
+            guards[key] = since
+        if not guards:
+            self.guard_path.unlink(missing_ok=True)
+            return
+        tmp = self.guard_path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(guards, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.guard_path)
 
     def close(self) -> None:
         with self._lock:
@@ -178,7 +225,12 @@ class Journal:
                 (database, doc_type, raks_id, number, order_id, now, now),
             )
             entry = self.get(database, doc_type, raks_id)
-        assert entry is not None
+            assert entry is not None
+            since = self._guards().get(self._guard_key(database, doc_type, raks_id))
+            if since is not None and entry.state == "pending" and entry.late_create_since is None:
+                # The journal was lost after a create timed out: restore the hold.
+                entry = self.mark(entry, "creating", late_create_since=since,
+                                  message="przywrócono blokadę po utworzeniu bez odpowiedzi")
         return entry
 
     def adopt_database_key(self, old: str, new: str) -> int:
@@ -189,7 +241,17 @@ class Journal:
             cur = self._db.execute(
                 "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
             )
-            return cur.rowcount
+            moved = cur.rowcount
+        # The late-create holds kept beside the journal follow their entries to the new key.
+        guards = self._guards()
+        for key, since in list(guards.items()):
+            if key.startswith(old + "|"):
+                try:
+                    self._write_guard(new + key[len(old):], since)
+                    self._write_guard(key, None)
+                except OSError as exc:
+                    log.warning("cannot update %s (the journal still holds the guard): %s", self.guard_path, exc)
+        return moved
 
     def mark(
         self,
@@ -203,15 +265,16 @@ class Journal:
         """Durably move ``entry`` to ``state`` (a recovery point) and record it in the history."""
         if state not in STATES:
             raise ValueError(state)
-        allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at"}
+        allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at", "late_create_since"}
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"unknown journal fields {unknown}")
         now = self._clock()
         sets = ["state=?", "updated_at=?"]
         values: list = [state, now]
-        if state in ("done", "bl_done", "attached", "created") and "error" not in fields:
-            fields["error"] = None
+        if state in ("done", "bl_done", "attached", "created"):
+            fields.setdefault("error", None)
+            fields.setdefault("late_create_since", None)  # the create's outcome is known now
         for key, value in fields.items():
             sets.append(f"{key}=?")
             values.append(int(value) if isinstance(value, bool) else value)
@@ -234,8 +297,20 @@ class Journal:
                         pass
                 raise
             updated = self.by_id(entry.id)
-        assert updated is not None
+            assert updated is not None
+            if "late_create_since" in fields and (fields["late_create_since"] is not None
+                                                  or entry.late_create_since is not None):
+                try:
+                    self._write_guard(self._guard_key(updated.database, updated.doc_type, updated.raks_id),
+                                      fields["late_create_since"])
+                except OSError as exc:  # e.g. a virus scanner holding the file on Windows
+                    log.warning("cannot update %s (the journal still holds the guard): %s", self.guard_path, exc)
         return updated
+
+    def set_bl_number(self, entry_id: int, bl_number: str) -> None:
+        """Store BaseLinker's own number of the document (read after the run), no state change."""
+        with self._lock:
+            self._db.execute("UPDATE documents SET bl_number=? WHERE id=?", (bl_number, entry_id))
 
     def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
         where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""
@@ -272,6 +347,15 @@ class Journal:
 
 
 # -- the journal's own troubles: always a message saying what to do ----------------------------
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns newer versions use to a journal written by an older one."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(documents)")}
+    if "late_create_since" not in columns:
+        db.execute("ALTER TABLE documents ADD COLUMN late_create_since REAL")
+
+
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     text = str(exc).lower()
     return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text

@@ -15,10 +15,18 @@ from agent.baselinker.errors import ApiRefusal
 
 log = logging.getLogger(__name__)
 
-# getReceipt(order_id) for an order without a receipt answers with an ERROR whose code is not
-# documented; these fragments of a code or message mean "there is none". Any other refusal is
-# reported, never taken as "none" (that could lead to a second receipt).
-_NOT_FOUND_MARKERS = ("NOT_FOUND", "NOT_EXIST", "NO_RECEIPT", "not found", "does not exist", "nie istnieje")
+# Nobody has published what getReceipt(order_id) answers for an order without a receipt. Taken
+# as "there is none": a SUCCESS without a receipt id, or an ERROR whose code or message (case and
+# underscores ignored) carries one of these fragments. Any other refusal fails the document and
+# never leads to a create (that could make a second receipt).
+_NOT_FOUND_MARKERS = ("not found", "not exist", "does not exist", "no receipt", "nie istnieje",
+                      "nie znaleziono", "brak paragonu")
+
+
+def says_not_found(code: str | None, message: str | None) -> bool:
+    """Whether an ERROR answer's code/message says "not found" / "does not exist"."""
+    text = f"{code or ''} {message or ''}".replace("_", " ").lower()
+    return any(marker in text for marker in _NOT_FOUND_MARKERS)
 
 
 @dataclass(frozen=True)
@@ -66,12 +74,18 @@ def receipt_from_api(raw: dict) -> BLDocument:
     )
 
 
-# The list call of each kind: method, list key, id field, converter (up to 100 items, ascending
-# ids, ``id_from`` to page on).
+# The list call of each kind: method, list key, id field, converter (up to 100 items, ``id_from``
+# to page on). Which date ``date_from`` filters on and the order of the pages are undocumented:
+# what a list does not show may still exist, so lists only ever *find* documents (to adopt, to
+# read numbers); "there is none" comes only from a per-order lookup (see OrderBook.confirmed).
+# getReceipts rows carry no external_receipt_number: a receipt's file state is never read from
+# them, so receipts are not prefetched at all.
 LISTINGS = {
     "invoice": ("getInvoices", "invoices", "invoice_id", invoice_from_api),
     "receipt": ("getReceipts", "receipts", "receipt_id", receipt_from_api),
 }
+#: Kinds whose list rows tell a document's file state (and so may be prefetched).
+PREFETCHED_KINDS = ("invoice",)
 
 
 def order_total(order: dict) -> Decimal:
@@ -90,6 +104,9 @@ class OrderBook:
         self.client = client
         self._orders: dict[int, dict | None] = {}
         self._docs: dict[tuple[str, int], list[BLDocument]] = {}
+        # (kind, order id) whose cached documents come from a per-order lookup (or our own
+        # writes) made while the document was claimed, not from a list page.
+        self._confirmed: set[tuple[str, int]] = set()
 
     def order(self, order_id: int, *, fresh: bool = False) -> dict | None:
         if fresh or order_id not in self._orders:
@@ -105,7 +122,13 @@ class OrderBook:
         key = (kind, order_id)
         if fresh or key not in self._docs:
             self._docs[key] = self._fetch(kind, order_id)
+            self._confirmed.add(key)
         return self._docs[key]
+
+    def confirmed(self, kind: str, order_id: int) -> bool:
+        """Whether the cached documents come from a per-order lookup whose meaning the API
+        documents (``getInvoices(order_id)``, ``getReceipt(order_id)``), not from a list."""
+        return (kind, order_id) in self._confirmed
 
     def _fetch(self, kind: str, order_id: int) -> list[BLDocument]:
         if kind == "invoice":
@@ -118,12 +141,18 @@ class OrderBook:
         try:
             answer = self.client.call("getReceipt", order_id=order_id)
         except ApiRefusal as exc:
-            text = f"{exc.code or ''} {exc.message}"
-            if any(marker in text for marker in _NOT_FOUND_MARKERS):
+            if says_not_found(exc.code, exc.message):
                 return []
             raise
         receipt = receipt_from_api(answer)
-        return [receipt] if receipt.id and receipt.order_id in (0, order_id) else []
+        if not receipt.id:
+            return []  # SUCCESS without a receipt id: the order has none
+        if receipt.order_id not in (0, order_id):
+            raise ApiRefusal(
+                f"getReceipt dla zamówienia {order_id} zwrócił paragon zamówienia {receipt.order_id}",
+                code="UNEXPECTED_ANSWER", method="getReceipt",
+            )
+        return [receipt]
 
     # -- batch prefetch ----------------------------------------------------------------------
     def prefetch(self, wanted: dict[int, set[str]]) -> None:
@@ -145,7 +174,7 @@ class OrderBook:
         )
         if not oldest:
             return
-        for kind in LISTINGS:
+        for kind in PREFETCHED_KINDS:
             orders = {oid for oid, kinds in wanted.items() if kind in kinds and self._orders.get(oid)}
             if len(orders) >= 3:
                 self._prefetch_documents(kind, orders, oldest, budget)
@@ -175,11 +204,12 @@ class OrderBook:
             page = self.client.call(method, **params).get(key) or []
             for raw in page:
                 order_id = _int(raw.get("order_id"))
-                if order_id in found and (kind == "receipt" or (raw.get("type") or "normal") == "normal"):
+                if order_id in found and (raw.get("type") or "normal") == "normal":
                     found[order_id].append(convert(raw))
             if len(page) < 100:
                 for order_id, docs in found.items():
                     self._docs[(kind, order_id)] = docs
+                    self._confirmed.discard((kind, order_id))
                 return
             params["id_from"] = max(_int(raw.get(id_key)) for raw in page) + 1
         log.debug("%s listing longer than the budget; falling back to per-order lookups", method)
@@ -205,4 +235,6 @@ class OrderBook:
         return {doc.id: doc.number for doc in map(convert, rows) if doc.id in wanted}
 
     def remember_documents(self, kind: str, order_id: int, docs: list[BLDocument]) -> None:
+        """What this run itself created/attached on the order (as sure as a lookup)."""
         self._docs[(kind, order_id)] = docs
+        self._confirmed.add((kind, order_id))

@@ -19,6 +19,7 @@ from agent.baselinker.client import BaseLinkerClient
 from agent.baselinker.errors import BaseLinkerError, TransportError
 from agent.baselinker.ratelimit import shared_limiter
 from agent.errors import Cancelled, ConfigError, RunAborted
+from agent.export import account
 from agent.export import events as ev
 from agent.export.journal import Journal
 from agent.export.orders import OrderBook
@@ -44,6 +45,7 @@ class RunSummary:
     finished_at: float | None = None
     results: list[DocumentResult] = field(default_factory=list)
     aborted: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the run resolved itself (shown first)
     not_attempted: int = 0  # pending documents left for the next run (cap, stop, abort)
     api_calls: int = 0
 
@@ -92,8 +94,10 @@ def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
     return cls(ref, outcome.reason)
 
 
-def _fill_numbers(orders: OrderBook, results: list[DocumentResult]) -> None:
-    """Read BaseLinker's own numbers of the documents this run created (one list call per 100)."""
+def _fill_numbers(orders: OrderBook, results: list[DocumentResult], journal: Journal | None = None,
+                  database_key: str = "") -> None:
+    """Read BaseLinker's own numbers of the documents this run created (one list call per 100)
+    and store them in the journal, so the history shows them too."""
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
     numbers: dict[tuple[str, int], str] = {}
     try:
@@ -107,6 +111,9 @@ def _fill_numbers(orders: OrderBook, results: list[DocumentResult]) -> None:
         number = numbers.get((r.ref.doc_type, r.outcome.bl_doc_id))
         if number:
             r.outcome = dataclasses.replace(r.outcome, bl_number=number)
+            entry = journal.get(database_key, r.ref.doc_type, r.ref.raks_id) if journal is not None else None
+            if entry is not None and entry.bl_doc_id == r.outcome.bl_doc_id:
+                journal.set_bl_number(entry.id, number)
 
 
 # Documents are claimed (row-locked in RaksSQL) a chunk at a time, then BaseLinker's view of
@@ -192,10 +199,16 @@ def run_export(
             bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents)))
             log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
                      len(documents))
-            exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run)
+            setup = account.prepare(client, settings, invoices=any(d.doc_type == "FS" for d in documents)) \
+                if documents else account.AccountSetup()
+            summary.notes.extend(setup.notes)
+            for note in setup.notes:
+                log.info("run %s: %s", summary.run_id, note)
+            exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
+                                        invoice_series_id=setup.invoice_series_id)
             summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
             if not dry_run and not summary.aborted:
-                _fill_numbers(exporter.orders, summary.results)
+                _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
             for result in summary.results:
                 if result.outcome.result == "sent":
                     bus.publish(_event_for(result.ref, result.outcome, dry_run))

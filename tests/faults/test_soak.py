@@ -33,6 +33,9 @@ from tests.support.export_env import CUSTOM_FIELD, ORDER_STATUS_SENT
 RUNS = int(os.environ.get("RAKSBL_SOAK_RUNS", "25"))
 CLIENT_TIMEOUT = 2  # baselinker.timeout_seconds for the soak: timeouts cost little
 AGENT_TIMEOUT = 120  # one agent run must end within this (seconds)
+# The late-create quarantine for the soak's agents: the sandbox's "timeout" faults execute a
+# create at most CLIENT_TIMEOUT + 3 s after it was sent, so this is beyond any delay here.
+QUARANTINE = 2 * CLIENT_TIMEOUT + 4
 
 METHODS_FS = ["addInvoice", "addOrderInvoiceFile", "getInvoices"]
 METHODS_PA = ["addReceipt", "addOrderReceiptFile", "getReceipt", "getReceipts"]
@@ -175,8 +178,8 @@ class Soak:
             if not any(" wysłano" in line for line in out.splitlines()) and "odłożono:" in out \
                     and "odłożono: 0" in out and "Przerwano" not in out:
                 return
-            if "odłożono: 0" not in out:  # e.g. a create that timed out: wait out its grace period
-                time.sleep(2 * CLIENT_TIMEOUT + 0.5)
+            if "odłożono: 0" not in out:  # e.g. a create that timed out: wait out its quarantine
+                time.sleep(QUARANTINE + 0.5)
 
 
 def _reconnecting(env, action) -> None:
@@ -192,7 +195,8 @@ def _reconnecting(env, action) -> None:
         action()
 
 
-def test_soak_random_faults(export_env, firebird_server):
+def test_soak_random_faults(export_env, firebird_server, monkeypatch):
+    monkeypatch.setenv("RAKSBL_TEST_LATE_CREATE_QUARANTINE", str(QUARANTINE))  # inherited by the agents
     seed = int(os.environ.get("RAKSBL_SOAK_SEED") or random.SystemRandom().randrange(1, 10**9))
     print(f"\nsoak seed {seed} ({RUNS} runs) — replay: RAKSBL_SOAK_SEED={seed} RAKSBL_SOAK_RUNS={RUNS}")
     env = export_env

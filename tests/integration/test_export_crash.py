@@ -8,6 +8,9 @@ import time
 import pytest
 
 from agent.baselinker.sandbox import Fault
+from agent.export.journal import Journal
+from agent.export.protocol import LATE_CREATE_QUARANTINE
+from agent.export.run import run_export
 
 CRASH_POINTS = ["before_create", "after_create", "after_attach", "after_bl_done", "after_status"]
 
@@ -71,15 +74,21 @@ def test_lost_response_on_create_makes_no_duplicate(export_env, doc_type, method
     assert env.status(doc_type, raks_id) == 3
 
 
-def test_create_refused_by_gateway_then_retried_next_run(export_env):
+@pytest.mark.parametrize("http_status", [500, 502, 520, 522, 524])
+def test_create_answered_by_a_gateway_error_is_held_then_sent_once(export_env, http_status):
+    """Behind Cloudflare a 5xx/HTML answer may come while the origin still runs the create."""
     env = export_env
     raks_id, order_id = env.add_doc("FS")
-    env.state.add_fault(Fault(method="addInvoice", kind="http_500", times=1))
+    env.state.add_fault(Fault(method="addInvoice", kind="http_500", http_status=http_status, times=1))
     first = env.run()
     assert first.aborted and "BaseLinker" in first.aborted
     assert env.invoices(order_id) == [] and env.status("FS", raks_id) == 2
     second = env.run()
-    assert second.results[0].outcome.result == "sent"
+    assert second.results[0].outcome.result == "deferred", second.results[0].outcome.reason
+    assert [c.method for c in env.state.write_calls()].count("addInvoice") == 0
+    with Journal(env.data_dir / "journal.sqlite3", clock=lambda: time.time() + LATE_CREATE_QUARANTINE + 1) as journal:
+        third = run_export(env.settings(), journal=journal)
+    assert third.results[0].outcome.result == "sent", third.results[0].outcome.reason
     assert len(env.invoices(order_id)) == 1
 
 

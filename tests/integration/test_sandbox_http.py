@@ -183,13 +183,13 @@ def test_responses_escape_slashes_like_php(server, state):
 # ------------------------------------------------------------------------- read methods
 
 
-def test_get_series_ids_are_ints(server):
+def test_get_series_ids_are_strings_as_in_real_answers(server):
     series = ok(server, "getSeries")["series"]
     assert series == [
-        {"id": 15, "type": "INVOICE", "name": "FV", "format": "%N/%M/%Y"},
-        {"id": 16, "type": "INVOICE", "name": "FV roczna", "format": "%N/%Y"},
-        {"id": 30, "type": "RECEIPT", "name": "Paragony", "format": "PAR/%N/%Y"},
-        {"id": 40, "type": "CORRECTION", "name": "Korekty", "format": "KOR/%N/%M/%Y"},
+        {"id": "15", "type": "INVOICE", "name": "FV", "format": "%N/%M/%Y"},
+        {"id": "16", "type": "INVOICE", "name": "FV roczna", "format": "%N/%Y"},
+        {"id": "30", "type": "RECEIPT", "name": "Paragony", "format": "PAR/%N/%Y"},
+        {"id": "40", "type": "CORRECTION", "name": "Korekty", "format": "KOR/%N/%M/%Y"},
     ]
 
 
@@ -867,7 +867,7 @@ def test_command_line_runs_in_the_foreground(tmp_path):
         url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("BaseLinker sandbox:"))
         assert any(line.strip() == "Token: T" for line in lines)
         response = requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
-        assert response.json()["series"][0]["id"] == 1
+        assert response.json()["series"][0]["id"] == "1"  # real answers carry series ids as strings
         for _ in range(2):
             requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
         blocked = requests.post(url, data={"method": "getSeries", "parameters": "{}"}, headers={"X-BLToken": "T"}, timeout=10)
@@ -876,3 +876,31 @@ def test_command_line_runs_in_the_foreground(tmp_path):
         process.send_signal(2)  # SIGINT, like Ctrl+C
         assert process.wait(10) == 0
         assert process.stderr.read() == ""
+
+
+def test_command_line_plays_an_undocumented_variant(tmp_path):
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"orders": [{"order_id": 5, "products": [{"name": "A", "price_brutto": 1}]}]}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent.baselinker.sandbox", "--port", "0", "--token", "T",
+         "--variant", "no-receipt-success", "--seed", str(seed)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        lines = [process.stdout.readline() for _ in range(4)]
+        url = next(line.split(": ", 1)[1].strip() for line in lines if line.startswith("BaseLinker sandbox:"))
+        response = requests.post(url, data={"method": "getReceipt", "parameters": '{"order_id": 5}'},
+                                 headers={"X-BLToken": "T"}, timeout=10)
+        assert response.json() == {"status": "SUCCESS"}  # no receipt: SUCCESS without receipt fields
+    finally:
+        process.send_signal(2)
+        assert process.wait(10) == 0
+
+
+def test_receipt_list_rows_have_the_documented_shape(server, state):
+    order_id = new_order(state)
+    receipt_id = state.add_receipt(order_id, 30, external_receipt_number="KASA/1", file=b"%PDF-x")
+    row = ok(server, "getReceipts")["receipts"][0]
+    assert row["receipt_id"] == receipt_id and "products" in row
+    assert "external_receipt_number" not in row and "items" not in row
+    assert ok(server, "getReceipt", {"receipt_id": receipt_id})["external_receipt_number"] == "KASA/1"

@@ -321,7 +321,12 @@ def test_transport_retry_table(method, failure) -> None:
 @pytest.mark.parametrize("failure, still_running", [
     (lambda: requests.ReadTimeout("read timed out"), True),
     (lambda: response(b"<html>504 Gateway Time-out</html>", 504), True),
-    (lambda: response(b"<html>502</html>", 502), False),
+    (lambda: response(b"<html>502</html>", 502), True),  # an HTML error page: a proxy answered
+    (lambda: response(b"", 520), True),  # Cloudflare: unknown error from the origin
+    (lambda: response(b"", 522), True),  # Cloudflare: connection to the origin timed out
+    (lambda: response(b"error code: 524", 524), True),  # Cloudflare: the origin ran over 100 s
+    (lambda: response(b"<!DOCTYPE html><html><title>cloudflare</title></html>", 500), True),
+    (lambda: response(b"Service Unavailable", 503), False),
     (dropped, False),
     (refused, False),
 ])
@@ -462,3 +467,34 @@ def test_server_message_echoing_the_token_is_scrubbed() -> None:
     with pytest.raises(AuthError) as info:
         c.call("getOrders")
     assert TOKEN not in str(info.value) and TOKEN not in info.value.message
+
+
+def account_blocked_response(message: str):
+    return response({"status": "ERROR", "error_code": "ERROR_USER_ACCOUNT_BLOCKED", "error_message": message})
+
+
+@pytest.mark.parametrize("message", ["User account blocked", "Account blocked until 2099-01-01 10:00:00"])
+def test_account_block_gets_one_capped_wait_then_ends_the_run(message) -> None:
+    from agent.baselinker import client as client_module
+    from agent.baselinker.errors import AccountBlockedError
+    from agent.errors import RunAborted
+
+    session = FakeSession(account_blocked_response(message))
+    c, lim, _ = make(session)
+    before = time.time()
+    with pytest.raises(AccountBlockedError) as info:
+        c.call("getOrders")
+    assert isinstance(info.value, RunAborted)
+    assert len(session.requests) == 2  # one retry after one wait, not three long waits
+    assert len(lim.blocks) == 1
+    assert lim.blocks[0] <= time.time() + client_module.ACCOUNT_BLOCK_WAIT_SECONDS
+    assert lim.blocks[0] >= before
+    text = str(info.value)
+    assert "konto BaseLinker jest zablokowane" in text and "następnym uruchomieniu" in text
+
+
+def test_account_block_that_ends_within_the_wait_lets_the_call_through() -> None:
+    session = FakeSession(account_blocked_response("User account blocked"), OK)
+    c, lim, _ = make(session)
+    assert c.call("getInvoices") == {"invoices": []}
+    assert len(session.requests) == 2 and len(lim.blocks) == 1

@@ -127,3 +127,70 @@ def test_damage_found_during_use_moves_the_journal_aside_on_the_next_open(tmp_pa
         assert again.recovered_from is not None and again.get("db", "FS", 1) is None
         assert not journal_mod._damage_marker(path).exists()
     del entry
+
+
+def test_a_journal_of_an_older_version_gets_the_late_create_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE documents (id INTEGER PRIMARY KEY, database TEXT NOT NULL, doc_type TEXT NOT NULL,"
+        " raks_id INTEGER NOT NULL, number TEXT NOT NULL, order_id INTEGER, state TEXT NOT NULL,"
+        " bl_doc_id INTEGER, bl_number TEXT, error TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+        " retry_allowed INTEGER NOT NULL DEFAULT 0, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+        " sent_at REAL, UNIQUE (database, doc_type, raks_id));"
+        "INSERT INTO documents VALUES (1,'db','FS',7,'FS 7',10,'created',500001,NULL,NULL,1,0,1.0,1.0,NULL);"
+    )
+    db.commit()
+    db.close()
+    with Journal(path) as journal:
+        entry = journal.get("db", "FS", 7)
+        assert entry.state == "created" and entry.late_create_since is None
+        assert journal.mark(entry, "creating", late_create_since=5.0).late_create_since == 5.0
+
+
+def test_late_create_guard_survives_the_deleted_journal_and_ends_with_the_create(tmp_path):
+    data = tmp_path / "data"
+    with Journal(data / "journal.sqlite3", clock=lambda: 100.0) as journal:
+        entry = journal.ensure("db", "PA", 3, "PA 3", 10)
+        journal.mark(entry, "creating", late_create_since=99.0, error="brak odpowiedzi")
+    (data / "journal.sqlite3").unlink()
+    with Journal(data / "journal.sqlite3") as journal:
+        restored = journal.ensure("db", "PA", 3, "PA 3", 10)
+        assert restored.state == "creating" and restored.late_create_since == 99.0
+        assert journal.ensure("db", "FS", 3, "FS 3", 11).state == "pending"  # only that document
+        journal.mark(restored, "created", bl_doc_id=700001)
+        assert journal.get("db", "PA", 3).late_create_since is None
+    assert not (data / "late-creates.json").exists()
+
+
+def test_a_guard_file_that_cannot_be_written_does_not_fail_the_mark(tmp_path, monkeypatch):
+    import os
+
+    def locked(*args):
+        raise PermissionError(13, "The process cannot access the file")  # Windows, a scanner holds it
+
+    monkeypatch.setattr(os, "replace", locked)
+    with Journal(tmp_path / "journal.sqlite3") as journal:
+        entry = journal.ensure("db", "FS", 1, "FS 1", 10)
+        assert journal.mark(entry, "creating", late_create_since=5.0).late_create_since == 5.0
+
+
+def test_a_late_create_hold_follows_its_entry_to_the_database_identity(tmp_path):
+    """Issues 9.9 + 16.1: the hold kept beside the journal moves with the entry's new key, so a
+    journal deleted after the move still restores it."""
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path, clock=lambda: 1000.0) as journal:
+        entry = journal.ensure("127.0.0.1:/db/F1.fdb", "FS", 7, "FS 7", 70)
+        journal.mark(entry, "creating", late_create_since=990.0)
+        assert journal.adopt_database_key("127.0.0.1:/db/F1.fdb", "fb:/db/f1.fdb@x") == 1
+        guard_path = journal.guard_path
+    path.unlink()
+    for extra in tmp_path.glob("journal.sqlite3-*"):
+        extra.unlink()
+    assert guard_path.exists()
+    with Journal(path, clock=lambda: 1001.0) as fresh:
+        restored = fresh.ensure("fb:/db/f1.fdb@x", "FS", 7, "FS 7", 70)
+        assert restored.state == "creating" and restored.late_create_since == 990.0
+        assert fresh.ensure("127.0.0.1:/db/F1.fdb", "FS", 7, "FS 7", 70).late_create_since is None

@@ -8,7 +8,8 @@ from agent.baselinker.sandbox import FAULT_KINDS, Fault
 
 
 def test_all_documented_kinds_exist():
-    assert set(FAULT_KINDS) == {"http_500", "latency", "drop_after_commit", "reset_before", "timeout", "block"}
+    assert set(FAULT_KINDS) == {"http_500", "latency", "drop_after_commit", "reset_before", "timeout", "block",
+                                "account_block", "api_error", "held", "timeout_lost"}
 
 
 @pytest.mark.parametrize("kwargs", [

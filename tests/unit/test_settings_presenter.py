@@ -26,7 +26,8 @@ CATALOG = lookups.BaseLinkerCatalog(
         lookups.Series(99, "CORRECTION", "Korekty", "K/%N"),
     ),
     order_statuses=(lookups.OrderStatus(3000, "Nowe"), lookups.OrderStatus(3001, "Wysłano dokument")),
-    extra_fields=(lookups.ExtraField(135, "Numer z RaksSQL", "text"),),
+    # Only text fields may take the number: the radio field must never be offered.
+    extra_fields=(lookups.ExtraField(135, "Numer z RaksSQL", "text"), lookups.ExtraField(136, "Typ klienta", "radio")),
 )
 RAKS = lookups.RaksCatalog(
     server_version="WI-V3.0.11 Firebird 3.0",

@@ -417,8 +417,16 @@ class SettingsPresenter:
                                              f"{s.name} — id {s.id}") for s in series]
             with_current(field, choices, lambda v: f"seria id {v}", what)
         fields = catalog.extra_fields if catalog else ()
-        choices = list(NUMBER_FIELD_BASE) + [(f"custom:{f.id}", f"pole własne: {f.name}") for f in fields]
+        # The number goes only into a text field: other extra fields are not offered.
+        text_fields = [f for f in fields if f.editor_type == "text"]
+        choices = list(NUMBER_FIELD_BASE) + [(f"custom:{f.id}", f"pole własne: {f.name}") for f in text_fields]
         with_current("baselinker.number_field", choices, lambda v: f"pole {v}", "pole")
+        current = str(values.get("baselinker.number_field") or "")
+        wrong = next((f for f in fields if current == f"custom:{f.id}" and f.editor_type != "text"), None)
+        if wrong is not None:
+            warnings["baselinker.number_field"] = (
+                f"Pole „{wrong.name}” jest typu {wrong.editor_type or 'nieznanego'} — numer można zapisać tylko "
+                "w polu tekstowym; wybierz inne pole.")
         for field in ("baselinker.order_status_on_success", "baselinker.order_status_on_error"):
             statuses = catalog.order_statuses if catalog else ()
             choices = [(0, NO_CHANGE)] + [(s.id, s.name) for s in statuses]

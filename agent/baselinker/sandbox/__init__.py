@@ -10,7 +10,7 @@ touching their real account::
         ...  # POST server.url with form fields method/parameters and header X-BLToken
 
 Command line: ``python -m agent.baselinker.sandbox --port 8765 --token T --rpm 100
-[--block-seconds 120] [--duplicates allow|refuse] [--seed file.json]``.
+[--block-seconds 120] [--duplicates allow|refuse] [--variant NAME] [--seed file.json]``.
 
 Wire contract: ``POST /connector.php``, ``application/x-www-form-urlencoded`` fields ``method``
 and ``parameters`` (JSON), header ``X-BLToken``. Always HTTP 200 + JSON envelope, except
@@ -26,6 +26,18 @@ depend on any of it):
   ``"refuse"`` answers ``ERROR_INVOICE_EXISTS`` / ``ERROR_RECEIPT_EXISTS``. Switch with
   ``SandboxState(duplicate_documents=...)``, ``state.configure(...)``, ``POST /_config`` or
   ``--duplicates``. Corrections are never refused (several corrections of one invoice are legal).
+* The other unknowns are switchable the same ways (``configure``/``POST /_config``), and
+  ``state.UNDOCUMENTED_VARIANTS`` names the combinations the protocol tests run under:
+  ``no_receipt`` — ``getReceipt(order_id)`` for an order without a receipt answers ``"error"``
+  (``ERROR_RECEIPT_NOT_FOUND``, default) or ``"success_empty"`` (SUCCESS, no receipt fields);
+  ``list_date_field`` — ``getInvoices`` ``date_from`` filters on ``"date_add"`` (default) or
+  ``"date_sell"``; ``list_lag_seconds`` — list calls (not per-id/per-order lookups) omit
+  documents younger than this; ``list_order`` — list pages ``"asc"`` (default) or ``"desc"``.
+* Documented shapes kept as real answers have them: ``getSeries`` ids as strings (``"15"``),
+  ``custom_extra_fields`` absent from ``getOrders`` when empty, ``""`` for empty numbers,
+  ``getReceipts`` rows with only ``receipt_id, series_id, receipt_full_nr, order_id,
+  date_add, payment_method, nip, ...`` and items under ``products`` — no
+  ``external_receipt_number`` (only ``getReceipt`` tells a receipt's file state).
 * ``addOrderInvoiceFile``/``addOrderReceiptFile``: ``file`` must be ``"data:"`` + strict base64
   (no MIME type, no whitespace) of a non-empty file, else ``ERROR_FILE``; a second upload
   replaces the file (and the external number when given); the external number is optional;

@@ -24,6 +24,19 @@ Kinds (what the client sees / whether the request is executed):
 ``block``
     Answers ``ERROR_BLOCKED_TOKEN`` and really blocks the token for ``seconds`` (or the state's
     ``block_seconds`` when ``seconds`` is 0). Not executed.
+``account_block``
+    Answers ``ERROR_USER_ACCOUNT_BLOCKED`` (the whole account blocked, seen to last more than
+    a day), naming a time ``seconds`` ahead (or none when 0). Not executed, nothing counted.
+``api_error``
+    Answers an ERROR envelope with ``error_code`` / ``error_message`` (an answer BaseLinker
+    might give that the sandbox does not otherwise produce). Not executed.
+``held``
+    Holds the request until the test calls :meth:`Fault.release` (or the server stops), then
+    executes it and tries to answer: a create BaseLinker carries out long after the client
+    gave up, without the test sleeping. :meth:`Fault.wait_executed` waits for the execution.
+``timeout_lost``
+    Waits ``seconds`` and closes the connection without executing: a timed-out request that
+    never ran.
 
 Faults that prevent execution (``http_500``, ``reset_before``, ``block``) fire before the token
 and rate-limit checks and do not count towards the rate-limit window.
@@ -31,12 +44,14 @@ and rate-limit checks and do not count towards the rate-limit window.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("http_500", "latency", "drop_after_commit", "reset_before", "timeout", "block")
-#: kinds whose request is never executed
-NOT_EXECUTED_KINDS = frozenset({"http_500", "reset_before", "block"})
+FAULT_KINDS = ("http_500", "latency", "drop_after_commit", "reset_before", "timeout", "block",
+               "account_block", "api_error", "held", "timeout_lost")
+#: kinds whose request is never executed (answered at once)
+NOT_EXECUTED_KINDS = frozenset({"http_500", "reset_before", "block", "account_block", "api_error"})
 
 
 @dataclass(eq=False)
@@ -49,8 +64,26 @@ class Fault:
     after: int = 0
     seconds: float = 0.0
     http_status: int = 500
+    error_code: str = "ERROR_UNKNOWN"
+    error_message: str = "Unknown error"
     seen: int = field(default=0, repr=False)
     hits: int = field(default=0, repr=False)
+    _released: threading.Event = field(default_factory=threading.Event, repr=False)
+    _executed: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def release(self) -> None:
+        """Let a ``api_error``
+    Answers an ERROR envelope with ``error_code`` / ``error_message`` (an answer BaseLinker
+    might give that the sandbox does not otherwise produce). Not executed.
+``held`` request go on (it executes now)."""
+        self._released.set()
+
+    def wait_executed(self, timeout: float = 30.0) -> bool:
+        """Wait until a ``api_error``
+    Answers an ERROR envelope with ``error_code`` / ``error_message`` (an answer BaseLinker
+    might give that the sandbox does not otherwise produce). Not executed.
+``held`` request has executed; False if it did not within ``timeout``."""
+        return self._executed.wait(timeout)
 
     def __post_init__(self) -> None:
         if not isinstance(self.method, str) or not self.method:
@@ -95,6 +128,8 @@ class Fault:
             "after": self.after,
             "seconds": self.seconds,
             "http_status": self.http_status,
+            "error_code": self.error_code,
+            "error_message": self.error_message,
             "seen": self.seen,
             "hits": self.hits,
         }
@@ -104,7 +139,7 @@ class Fault:
         """Build a fault from JSON (``POST /_faults``); ``method`` defaults to ``"*"``."""
         if not isinstance(data, dict):
             raise ValueError("a fault must be a JSON object")
-        allowed = {"method", "kind", "times", "after", "seconds", "http_status"}
+        allowed = {"method", "kind", "times", "after", "seconds", "http_status", "error_code", "error_message"}
         unknown = set(data) - allowed
         if unknown:
             raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import NOT_EXECUTED_KINDS, Fault
-from .state import SandboxState
+from .state import UNDOCUMENTED_VARIANTS, SandboxState
 
 log = logging.getLogger(__name__)
 
@@ -265,16 +265,23 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(fault.http_status, html, "text/html", close=True)
             elif kind == "reset_before":
                 self._drop(reset=True)
-            else:  # block
+            else:  # block, account_block
                 self._send_json(200, envelope)
             return
-        if fault is not None and kind in ("latency", "timeout"):
-            if sandbox.wait(fault.seconds):
+        if fault is not None and kind in ("latency", "timeout", "timeout_lost"):
+            if sandbox.wait(fault.seconds) or kind == "timeout_lost":
+                state.record_unanswered(method, fault)
+                self._drop(reset=True)  # the server is stopping / the request never runs
+                return
+        if fault is not None and kind == "held":
+            if not sandbox.wait_for(fault._released):
                 state.record_unanswered(method, fault)
                 self._drop(reset=True)  # the server is stopping
                 return
 
         envelope = state.execute(method, parameters, token, fault=fault, form_error=form_error)
+        if kind == "held":
+            fault._executed.set()
         if kind == "drop_after_commit":
             self._drop(reset=False)
             return
@@ -347,6 +354,13 @@ class SandboxServer:
         """Sleep for a fault; returns True early when the server is stopping."""
         return self._stopping.wait(seconds)
 
+    def wait_for(self, event) -> bool:
+        """Wait until ``event`` is set (True) or the server stops (False)."""
+        while not event.wait(0.05):
+            if self._stopping.is_set():
+                return False
+        return True
+
     def __enter__(self) -> "SandboxServer":
         if self._httpd is None:
             self.start()
@@ -390,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block-seconds", type=float, default=120)
     parser.add_argument("--duplicates", choices=("allow", "refuse"), default="allow",
                         help="what addInvoice/addReceipt do when the order already has one")
+    parser.add_argument("--variant", choices=sorted(UNDOCUMENTED_VARIANTS), default="defaults",
+                        help="how to play the behaviour BaseLinker does not document (see the package docs)")
     parser.add_argument("--seed", metavar="FILE", help="JSON seed file (same format as POST /_seed)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
@@ -399,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         state = SandboxState(token=args.token, requests_per_minute=args.rpm,
                              block_seconds=args.block_seconds, duplicate_documents=args.duplicates)
+        state.configure(**UNDOCUMENTED_VARIANTS[args.variant])
     except ValueError as error:
         print(f"Invalid option: {error}", file=sys.stderr)
         return 2

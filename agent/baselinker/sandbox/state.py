@@ -35,6 +35,23 @@ log = logging.getLogger(__name__)
 WARSAW = ZoneInfo("Europe/Warsaw")
 SERIES_TYPES = ("INVOICE", "RECEIPT", "CORRECTION")
 DUPLICATE_POLICIES = ("allow", "refuse")
+# getReceipt(order_id) for an order without a receipt: nobody has published the real answer.
+NO_RECEIPT_ANSWERS = ("error", "success_empty")
+# Which date getInvoices' date_from filters on (undocumented).
+LIST_DATE_FIELDS = ("date_add", "date_sell")
+# Order of list pages (undocumented): ids ascending or descending from the newest.
+LIST_ORDERS = ("asc", "desc")
+
+#: The sandbox's switchable answers where real BaseLinker behaviour is unknown. The protocol
+#: tests run under each of these (``state.configure(**UNDOCUMENTED_VARIANTS[name])``).
+UNDOCUMENTED_VARIANTS: dict[str, dict] = {
+    "defaults": {},
+    "duplicates-refused": {"duplicate_documents": "refuse"},
+    "no-receipt-success": {"no_receipt": "success_empty"},
+    "date-from-on-sale-date": {"list_date_field": "date_sell"},
+    "lists-lag": {"list_lag_seconds": 3600.0},
+    "lists-descending": {"list_order": "desc"},
+}
 PAGE_SIZE = 100  # max items of every list method
 WINDOW_SECONDS = 60.0
 
@@ -258,6 +275,10 @@ class SandboxState:
         self.requests_per_minute = 0
         self.block_seconds = 0.0
         self.duplicate_documents = "allow"
+        self.no_receipt = "error"
+        self.list_date_field = "date_add"
+        self.list_lag_seconds = 0.0
+        self.list_order = "asc"
         self.configure(
             requests_per_minute=requests_per_minute,
             block_seconds=block_seconds,
@@ -293,8 +314,24 @@ class SandboxState:
         requests_per_minute: int | None = None,
         block_seconds: float | None = None,
         duplicate_documents: str | None = None,
+        no_receipt: str | None = None,
+        list_date_field: str | None = None,
+        list_lag_seconds: float | None = None,
+        list_order: str | None = None,
     ) -> None:
         with self.lock:
+            for name, value, allowed in (("no_receipt", no_receipt, NO_RECEIPT_ANSWERS),
+                                         ("list_date_field", list_date_field, LIST_DATE_FIELDS),
+                                         ("list_order", list_order, LIST_ORDERS)):
+                if value is not None:
+                    if value not in allowed:
+                        raise ValueError(f"{name} must be one of {allowed}")
+                    setattr(self, name, value)
+            if list_lag_seconds is not None:
+                if isinstance(list_lag_seconds, bool) or not isinstance(list_lag_seconds, (int, float)) \
+                        or list_lag_seconds < 0:
+                    raise ValueError("list_lag_seconds must be a number >= 0")
+                self.list_lag_seconds = float(list_lag_seconds)
             if requests_per_minute is not None:
                 if isinstance(requests_per_minute, bool) or not isinstance(requests_per_minute, int) or requests_per_minute < 1:
                     raise ValueError("requests_per_minute must be an integer >= 1")
@@ -466,8 +503,12 @@ class SandboxState:
         return item
 
     def add_invoice(self, order_id: int, series_id: int, external_invoice_number: str = "",
-                    file: bytes | None = None) -> int:
-        """Seed an invoice issued earlier (e.g. by a BaseLinker automation). Ignores the duplicate policy."""
+                    file: bytes | None = None, date_sell: int | None = None) -> int:
+        """Seed an invoice issued earlier (e.g. by a BaseLinker automation). Ignores the duplicate policy.
+
+        ``date_sell`` (default: now) lets a test seed an invoice whose sale date lies before
+        its order was added, which a ``date_from`` filtering on the sale date does not list.
+        """
         with self.lock:
             order = self._orders.get(int(order_id))
             if order is None:
@@ -476,6 +517,8 @@ class SandboxState:
             if series is None:
                 raise KeyError(f"INVOICE series {series_id} does not exist")
             invoice_id = self._create_invoice(order, series)
+            if date_sell is not None:
+                self._invoices[invoice_id]["date_sell"] = int(date_sell)
             if external_invoice_number:
                 self._invoices[invoice_id]["external_invoice_number"] = str(external_invoice_number)
             if file is not None:
@@ -561,6 +604,7 @@ class SandboxState:
         "_series", "_statuses", "_extra_fields", "_orders", "_invoices", "_invoice_files",
         "_receipts", "_receipt_files", "_next_order_id", "_next_invoice_id", "_next_receipt_id",
         "_next_product_id", "requests_per_minute", "block_seconds", "duplicate_documents",
+        "no_receipt", "list_date_field", "list_lag_seconds", "list_order",
     )
 
     def _save_data(self) -> dict[str, Any]:
@@ -611,6 +655,15 @@ class SandboxState:
         """
         with self.lock:
             now = self.clock()
+            if fault.kind == "api_error":
+                envelope = ApiError(fault.error_code, fault.error_message).envelope()
+                self._record(method, now, envelope, executed=False, fault=fault.kind)
+                return envelope
+            if fault.kind == "account_block":
+                until = f" until {block_message(now + fault.seconds).split('until ')[-1]}" if fault.seconds else ""
+                envelope = ApiError("ERROR_USER_ACCOUNT_BLOCKED", f"User account blocked{until}").envelope()
+                self._record(method, now, envelope, executed=False, fault=fault.kind)
+                return envelope
             if fault.kind == "block":
                 seconds = fault.seconds or self.block_seconds
                 self._block(now, seconds)
@@ -780,6 +833,10 @@ class SandboxState:
                     "requests_per_minute": self.requests_per_minute,
                     "block_seconds": self.block_seconds,
                     "duplicate_documents": self.duplicate_documents,
+                    "no_receipt": self.no_receipt,
+                    "list_date_field": self.list_date_field,
+                    "list_lag_seconds": self.list_lag_seconds,
+                    "list_order": self.list_order,
                 },
                 "series": [dict(self._series[k]) for k in sorted(self._series)],
                 "statuses": [dict(self._statuses[k]) for k in sorted(self._statuses)],
@@ -929,7 +986,8 @@ class SandboxState:
     # ------------------------------------------------------------------------ API methods
 
     def _get_series(self, params: dict) -> dict:
-        return {"series": [dict(self._series[k]) for k in sorted(self._series)]}
+        # Real answers carry the id as a string ("id": "15"), as in the official sample.
+        return {"series": [{**self._series[k], "id": str(k)} for k in sorted(self._series)]}
 
     def _get_order_status_list(self, params: dict) -> dict:
         return {"statuses": [dict(self._statuses[k]) for k in sorted(self._statuses)]}
@@ -964,8 +1022,8 @@ class SandboxState:
             if email and str(o.get("email", "")).lower() != email.lower():
                 continue
             view = copy.deepcopy(o)
-            if not with_custom:
-                view.pop("custom_extra_fields", None)
+            if not with_custom or not view.get("custom_extra_fields"):
+                view.pop("custom_extra_fields", None)  # absent when empty, as in real answers
             found.append(view)
             if len(found) == PAGE_SIZE:
                 break
@@ -1043,6 +1101,17 @@ class SandboxState:
                      for i in self._items_of_order(order)]
         return {"invoice_id": self._create_invoice(order, series, items=items)}
 
+    def _listed(self, documents: dict[int, dict], by_id: bool) -> list[int]:
+        """Ids a list call walks, in the configured page order, without the lagging newest ones.
+
+        Lookups of one document (``invoice_id``/``order_id``/``receipt_id``) are never lagged.
+        """
+        ids = sorted(documents, reverse=self.list_order == "desc")
+        if by_id or not self.list_lag_seconds:
+            return ids
+        horizon = self.clock() - self.list_lag_seconds
+        return [i for i in ids if documents[i]["date_add"] <= horizon]
+
     def _get_invoices(self, params: dict) -> dict:
         invoice_id = _int(params, "invoice_id")
         order_id = _int(params, "order_id")
@@ -1051,13 +1120,13 @@ class SandboxState:
         series_id = _int(params, "series_id")
         external = _flag(params, "get_external_invoices", True)
         found = []
-        for iid in sorted(self._invoices):
+        for iid in self._listed(self._invoices, invoice_id is not None or order_id is not None):
             inv = self._invoices[iid]
             if invoice_id is not None and iid != invoice_id:
                 continue
             if order_id is not None and inv["order_id"] != order_id:
                 continue
-            if date_from is not None and inv["date_add"] < date_from:
+            if date_from is not None and inv[self.list_date_field] < date_from:
                 continue
             if id_from is not None and iid < id_from:
                 continue
@@ -1150,8 +1219,16 @@ class SandboxState:
             receipt = next((self._receipts[r] for r in sorted(self._receipts)
                             if self._receipts[r]["order_id"] == order_id), None)
         if receipt is None:
+            if order_id is not None and receipt_id is None and self.no_receipt == "success_empty":
+                return {}  # the variant: SUCCESS without any receipt fields
             raise ApiError(ERROR_RECEIPT_NOT_FOUND, "Receipt not found")
         return copy.deepcopy(receipt)
+
+    # getReceipts rows hold only these fields, items under "products" (official table and
+    # samples): no external_receipt_number, so a row says nothing about the receipt's file.
+    _RECEIPT_ROW_FIELDS = ("receipt_id", "series_id", "receipt_full_nr", "year", "month", "sub_id",
+                           "order_id", "date_add", "payment_method", "nip", "currency",
+                           "total_price_brutto")
 
     def _get_receipts(self, params: dict) -> dict:
         series_id = _int(params, "series_id")
@@ -1159,7 +1236,7 @@ class SandboxState:
         date_from = _int(params, "date_from")
         date_to = _int(params, "date_to")
         found = []
-        for rid in sorted(self._receipts):
+        for rid in self._listed(self._receipts, False):
             rec = self._receipts[rid]
             if series_id is not None and rec["series_id"] != series_id:
                 continue
@@ -1169,7 +1246,9 @@ class SandboxState:
                 continue
             if date_to is not None and rec["date_add"] > date_to:
                 continue
-            found.append(copy.deepcopy(rec))
+            row = {k: copy.deepcopy(rec[k]) for k in self._RECEIPT_ROW_FIELDS if k in rec}
+            row["products"] = copy.deepcopy(rec["items"])
+            found.append(row)
             if len(found) == PAGE_SIZE:
                 break
         return {"receipts": found}
