@@ -470,7 +470,7 @@ def cmd_secret(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from agent.baselinker.sandbox import main as sandbox_main
+    from agent.sandbox import main as sandbox_main
 
     argv = ["--port", str(args.port)]
     if args.token:

@@ -63,7 +63,7 @@ def _order_fields(name: str, nip: str, total: Decimal, order_date: int) -> dict:
 
 def build_demo(base: Path):
     """Create the database, the sandbox state and the settings file; return (settings_path, state, expectations)."""
-    from agent.baselinker.sandbox import SandboxState
+    from agent.sandbox import SandboxState
     from agent.raks import schema
     from agent.settings import write_default_settings
 
@@ -138,7 +138,7 @@ def build_demo(base: Path):
 
 
 def run_demo(keep_running: bool = False, base: Path | None = None) -> int:
-    from agent.baselinker.sandbox import SandboxServer
+    from agent.sandbox import SandboxServer
     from agent.cli import format_result_line, format_summary
     from agent.export.journal import Journal
     from agent.export.run import run_export

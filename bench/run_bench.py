@@ -108,7 +108,7 @@ class Workspace:
 
 
 def build(name: str, *, docs: int, rpm: int, number_field: str, pdf_sizes: list[int], seed: int = 1) -> Workspace:
-    from agent.baselinker.sandbox import SandboxServer, SandboxState
+    from agent.sandbox import SandboxServer, SandboxState
     from agent.raks import schema
     from agent.settings import write_default_settings
 

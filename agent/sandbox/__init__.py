@@ -1,5 +1,17 @@
 """A local BaseLinker: the API methods raksbl uses, served on 127.0.0.1 over real HTTP.
 
+A product of its own next to the client (``agent.baselinker`` never imports it): the demo,
+the tests, the benchmarks and ``raksbl sandbox`` use it. Its parts:
+
+* :mod:`.account` — the account's data (series, statuses, extra fields, orders, invoices,
+  receipts, files), seeding, document numbering, the switches for undocumented behaviour;
+* :mod:`.gate` — token, block and rate window, injected faults, the call log;
+* :mod:`.methods` — the API methods, one module per family (orders, invoices incl.
+  ``addInvoiceCorrection``, receipts, series and order fields, files);
+* :mod:`.faults` — the fault kinds; :mod:`.errors`, :mod:`.params` — error envelope and
+  PHP-lenient parameter decoding; :mod:`.state` — :class:`SandboxState`, the parts together;
+* :mod:`.server` — the HTTP transport and the command line.
+
 Used by the demo, the tests, the benchmarks and by users who want to try the agent without
 touching their real account::
 
@@ -9,7 +21,7 @@ touching their real account::
     with SandboxServer(state).start() as server:
         ...  # POST server.url with form fields method/parameters and header X-BLToken
 
-Command line: ``python -m agent.baselinker.sandbox --port 8765 --token T --rpm 100
+Command line: ``python -m agent.sandbox --port 8765 --token T --rpm 100
 [--block-seconds 120] [--duplicates allow|refuse] [--variant NAME] [--seed file.json]``.
 
 Wire contract: ``POST /connector.php``, ``application/x-www-form-urlencoded`` fields ``method``
@@ -27,7 +39,7 @@ depend on any of it):
   ``SandboxState(duplicate_documents=...)``, ``state.configure(...)``, ``POST /_config`` or
   ``--duplicates``. Corrections are never refused (several corrections of one invoice are legal).
 * The other unknowns are switchable the same ways (``configure``/``POST /_config``), and
-  ``state.UNDOCUMENTED_VARIANTS`` names the combinations the protocol tests run under:
+  ``UNDOCUMENTED_VARIANTS`` names the combinations the protocol tests run under:
   ``no_receipt`` — ``getReceipt(order_id)`` for an order without a receipt answers ``"error"``
   (``ERROR_RECEIPT_NOT_FOUND``, default) or ``"success_empty"`` (SUCCESS, no receipt fields);
   ``list_date_field`` — ``getInvoices`` ``date_from`` filters on ``"date_add"`` (default) or
@@ -76,8 +88,13 @@ depend on any of it):
   one kind of id with another gives "not found" instead of touching the wrong object.
 """
 
+from .account import UNDOCUMENTED_VARIANTS
 from .faults import FAULT_KINDS, Fault
+from .gate import CallRecord, block_message
 from .server import API_PATH, SandboxServer, main
-from .state import CallRecord, SandboxState
+from .state import SandboxState
 
-__all__ = ["API_PATH", "FAULT_KINDS", "CallRecord", "Fault", "SandboxServer", "SandboxState", "main"]
+__all__ = [
+    "API_PATH", "FAULT_KINDS", "UNDOCUMENTED_VARIANTS", "CallRecord", "Fault", "SandboxServer", "SandboxState",
+    "block_message", "main",
+]

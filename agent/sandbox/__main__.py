@@ -1,5 +1,5 @@
-"""``python -m agent.baselinker.sandbox``: run the BaseLinker sandbox in the foreground."""
+"""``python -m agent.sandbox``: run the BaseLinker sandbox in the foreground."""
 
-from agent.baselinker.sandbox import main
+from agent.sandbox import main
 
 raise SystemExit(main())

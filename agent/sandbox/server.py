@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .faults import NOT_EXECUTED_KINDS, Fault
-from .state import UNDOCUMENTED_VARIANTS, SandboxState
+from .account import UNDOCUMENTED_VARIANTS
+from .state import SandboxState
 
 log = logging.getLogger(__name__)
 
@@ -392,9 +393,9 @@ class SandboxServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the sandbox in the foreground until Ctrl+C (``python -m agent.baselinker.sandbox``)."""
+    """Run the sandbox in the foreground until Ctrl+C (``python -m agent.sandbox``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m agent.baselinker.sandbox",
+        prog="python -m agent.sandbox",
         description="Local BaseLinker API emulator for trying raksbl safely.",
     )
     parser.add_argument("--host", default="127.0.0.1")

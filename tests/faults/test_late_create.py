@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.baselinker.sandbox import Fault
+from agent.sandbox import Fault
 from tests.faults.invariants import Tracked, assert_invariants
 
 

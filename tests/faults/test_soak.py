@@ -25,7 +25,7 @@ import time
 
 import fdb
 
-from agent.baselinker.sandbox import Fault
+from agent.sandbox import Fault
 from agent.raks import schema
 from tests.faults.invariants import STATUS_NEW, STATUS_SENT, STATUS_TO_SEND, Tracked, assert_invariants
 from tests.support.export_env import CUSTOM_FIELD, ORDER_STATUS_SENT

@@ -9,7 +9,7 @@ import random
 import subprocess
 import time
 
-from agent.baselinker.sandbox import Fault
+from agent.sandbox import Fault
 from tests.faults.invariants import STATUS_SENT, Tracked, assert_invariants
 from tests.support.export_env import CUSTOM_FIELD
 

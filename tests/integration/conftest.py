@@ -1,6 +1,6 @@
 import pytest
 
-from agent.baselinker.sandbox import SandboxServer
+from agent.sandbox import SandboxServer
 from tests.support.export_env import TOKEN, ExportEnv, make_state
 
 

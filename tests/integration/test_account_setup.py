@@ -27,7 +27,7 @@ def test_invoice_series_zero_without_any_invoice_series_is_a_settings_error(expo
     env = export_env
     env.configure(baselinker__invoice_series_id=0)
     with env.state.lock:
-        env.state._series.pop(INVOICE_SERIES)
+        env.state.series.pop(INVOICE_SERIES)
     raks_id, order_id = env.add_doc("FS")
     result = env.cli("send")
     assert result.returncode == 2, result.stdout + result.stderr
@@ -63,7 +63,7 @@ def test_number_goes_into_the_text_field(export_env):
 
 def test_account_block_ends_the_run_after_one_short_wait(export_env, monkeypatch):
     from agent.baselinker import client as client_module
-    from agent.baselinker.sandbox import Fault
+    from agent.sandbox import Fault
 
     env = export_env
     monkeypatch.setattr(client_module, "ACCOUNT_BLOCK_WAIT_SECONDS", 0.2)

@@ -5,7 +5,7 @@ an empty secret, Ctrl+C in the middle of a run."""
 import signal
 import time
 
-from agent.baselinker.sandbox.faults import Fault
+from agent.sandbox.faults import Fault
 
 
 def _no_traceback(result):

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from agent.baselinker.sandbox import Fault
-from agent.baselinker.sandbox.state import UNDOCUMENTED_VARIANTS
+from agent.sandbox import Fault
+from agent.sandbox import UNDOCUMENTED_VARIANTS
 from agent.export.journal import Journal
 from agent.export.protocol import LATE_CREATE_QUARANTINE
 from agent.export.run import run_export

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from agent.baselinker.sandbox import SandboxServer
+from agent.sandbox import SandboxServer
 from agent.settings import load_settings
 from tests.support.export_env import TOKEN, ExportEnv, make_state
 from tests.support.layouts import LAYOUTS, NEW, SENT, TO_SEND, LayoutDb

@@ -41,8 +41,8 @@ from hypothesis.stateful import (
 from agent.baselinker.client import BaseLinkerClient
 from agent.baselinker.errors import BaseLinkerError
 from agent.baselinker.ratelimit import RateLimiter
-from agent.baselinker.sandbox import Fault, SandboxServer, SandboxState
-from agent.baselinker.sandbox.state import UNDOCUMENTED_VARIANTS
+from agent.sandbox import Fault, SandboxServer, SandboxState
+from agent.sandbox import UNDOCUMENTED_VARIANTS
 from agent.errors import RunAborted
 from agent.export.journal import Journal
 from agent.export.protocol import LATE_CREATE_QUARANTINE, DocumentExporter

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from agent.baselinker.sandbox import Fault, SandboxServer, SandboxState
+from agent.sandbox import Fault, SandboxServer, SandboxState
 
 TOKEN = "sandbox-token"
 WARSAW = ZoneInfo("Europe/Warsaw")
@@ -858,7 +858,7 @@ def test_command_line_runs_in_the_foreground(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"series": [{"id": 1, "type": "INVOICE", "name": "FV", "format": "%N/%Y"}]}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent.baselinker.sandbox", "--port", "0", "--token", "T", "--rpm", "3",
+        [sys.executable, "-m", "agent.sandbox", "--port", "0", "--token", "T", "--rpm", "3",
          "--seed", str(seed)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -882,7 +882,7 @@ def test_command_line_plays_an_undocumented_variant(tmp_path):
     seed = tmp_path / "seed.json"
     seed.write_text(json.dumps({"orders": [{"order_id": 5, "products": [{"name": "A", "price_brutto": 1}]}]}))
     process = subprocess.Popen(
-        [sys.executable, "-m", "agent.baselinker.sandbox", "--port", "0", "--token", "T",
+        [sys.executable, "-m", "agent.sandbox", "--port", "0", "--token", "T",
          "--variant", "no-receipt-success", "--seed", str(seed)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

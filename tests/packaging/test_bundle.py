@@ -118,7 +118,7 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo company database + a running BaseLinker sandbox + the environment for the bundle."""
-    from agent.baselinker.sandbox import SandboxServer
+    from agent.sandbox import SandboxServer
     from agent.demo import DEMO_PASSWORD, DEMO_TOKEN, build_demo
     from agent.settings import update_settings
 

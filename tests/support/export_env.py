@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from agent.baselinker.sandbox import SandboxServer, SandboxState
+from agent.sandbox import SandboxServer, SandboxState
 from agent.export.journal import Journal
 from agent.raks import schema
 from agent.settings import Settings, load_settings, update_settings, write_default_settings

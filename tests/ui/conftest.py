@@ -41,7 +41,7 @@ def tray_export_env(company_db, private_tmp):
     The same environment as tests/integration's ``export_env`` (kept local: that fixture lives
     in tests/integration/conftest.py, which tests/ui cannot see).
     """
-    from agent.baselinker.sandbox import SandboxServer
+    from agent.sandbox import SandboxServer
     from tests.support.export_env import ExportEnv, make_state
 
     state = make_state()

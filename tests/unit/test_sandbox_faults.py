@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.baselinker.sandbox import FAULT_KINDS, Fault
+from agent.sandbox import FAULT_KINDS, Fault
 
 
 def test_all_documented_kinds_exist():

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.baselinker.sandbox import CallRecord, Fault, SandboxState
-from agent.baselinker.sandbox.state import block_message
+from agent.sandbox import CallRecord, Fault, SandboxState
+from agent.sandbox import block_message
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TOKEN = "t"
