@@ -1,1 +1,1 @@
-"""BaseLinker adapter: the HTTP client, the process-wide rate limiter and the local sandbox."""
+"""BaseLinker adapter: the HTTP client, its errors, TLS and the process-wide rate limiter."""

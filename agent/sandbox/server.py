@@ -371,10 +371,6 @@ class SandboxServer:
         self.stop()
 
     @property
-    def running(self) -> bool:
-        return self._httpd is not None
-
-    @property
     def port(self) -> int:
         if self._httpd is None:
             raise RuntimeError("the sandbox server is not running")

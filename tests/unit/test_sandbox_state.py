@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.sandbox import CallRecord, Fault, SandboxState
-from agent.sandbox import block_message
+from agent.sandbox import CallRecord, Fault, SandboxState, block_message
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TOKEN = "t"
@@ -298,3 +297,43 @@ def test_add_receipt_without_any_receipt_series():
     state = SandboxState(token=TOKEN)
     order_id = state.add_order()
     assert api(state, "addReceipt", order_id=order_id)["error_code"] == "ERROR_SERIES_NOT_FOUND"
+
+
+def _imported_modules(package_dir) -> list[tuple[str, str]]:
+    import ast
+    found = []
+    for path in sorted(package_dir.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found += [(path.name, alias.name) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.append((path.name, node.module))
+    return found
+
+
+def test_the_sandbox_is_a_product_of_its_own():
+    """The client never imports the sandbox, and the sandbox uses nothing of the agent."""
+    from pathlib import Path
+
+    import agent
+    root = Path(agent.__file__).parent
+    client_uses = [(f, m) for f, m in _imported_modules(root / "baselinker") if "sandbox" in m]
+    assert client_uses == []
+    sandbox_uses = [(f, m) for f, m in _imported_modules(root / "sandbox")
+                    if m.split(".")[0] in ("agent", "ui") and not m.startswith("agent.sandbox")]
+    assert sandbox_uses == []
+
+
+def test_every_documented_method_is_served():
+    """One module per family, one table: the methods raksbl and its tests rely on, addInvoiceCorrection kept."""
+    from agent.sandbox.methods import METHODS
+
+    assert sorted(METHODS) == sorted([
+        "getSeries", "getOrderStatusList", "getOrderExtraFields", "getOrders", "setOrderFields",
+        "setOrderStatus", "addInvoice", "getInvoices", "addInvoiceCorrection", "addOrderInvoiceFile",
+        "addReceipt", "getReceipt", "getReceipts", "addOrderReceiptFile",
+    ])
+    state = make_state()
+    for method in METHODS:
+        assert state.execute(method, "{}", TOKEN).get("error_code") != "ERROR_UNKNOWN_METHOD"
+
