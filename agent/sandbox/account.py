@@ -102,6 +102,8 @@ class Account:
             self._next_receipt_id = FIRST_RECEIPT_ID
             self._next_product_id = FIRST_PRODUCT_ID
 
+    # ----------------------------------------------------------------------------- seeding
+
     def add_series(self, series_id: int, type: str, name: str, format: str) -> int:  # noqa: A002
         if type not in SERIES_TYPES:
             raise ValueError(f"series type must be one of {SERIES_TYPES}")
@@ -349,6 +351,8 @@ class Account:
         for name, value in saved.items():
             setattr(self, name, value)
 
+    # ------------------------------------------------------------------------- inspection
+
     def get_order(self, order_id: int) -> dict | None:
         with self.lock:
             order = self.orders.get(int(order_id))
@@ -382,7 +386,10 @@ class Account:
         view["file"] = _file_info(self.receipt_files.get(receipt_id))
         return view
 
-    def order(self, params: dict) -> dict:
+    # ------------------------------------------------- helpers of the API methods (methods/)
+
+    def order_from(self, params: dict) -> dict:
+        """The order named by ``params["order_id"]``, or ERROR_ORDER_NOT_FOUND."""
         order_id = int_param(params, "order_id", required=True)
         order = self.orders.get(order_id)
         if order is None:

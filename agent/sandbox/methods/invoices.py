@@ -13,7 +13,7 @@ _VAT_RATE_WORDS = frozenset({"DEFAULT", "ITEM", "EXPT", "ZW", "NP", "OO"})
 
 
 def add_invoice(account: Account, params: dict) -> dict:
-    order = account.order(params)
+    order = account.order_from(params)
     series = account.pick_series(params, "INVOICE", required=True)
     vat_rate = params.get("vat_rate")
     if vat_rate is not None and vat_rate not in _VAT_RATE_WORDS and not (

@@ -69,7 +69,7 @@ def get_orders(account: Account, params: dict) -> dict:
 
 
 def set_order_fields(account: Account, params: dict) -> dict:
-    order = account.order(params)
+    order = account.order_from(params)
     changes: dict[str, Any] = {}
     for name, value in params.items():
         if name == "order_id":
@@ -113,7 +113,7 @@ def _custom_fields_change(account: Account, value: Any) -> dict[str, str]:
 
 
 def set_order_status(account: Account, params: dict) -> dict:
-    order = account.order(params)
+    order = account.order_from(params)
     status_id = int_param(params, "status_id", required=True)
     if status_id not in account.statuses:
         raise ApiError(ERROR_BAD_PARAMETERS, f"Order status {status_id} does not exist")

@@ -10,7 +10,7 @@ from ..params import int_param
 
 
 def add_receipt(account: Account, params: dict) -> dict:
-    order = account.order(params)
+    order = account.order_from(params)
     series = account.pick_series(params, "RECEIPT", required=False)
     existing = [r for r, rec in sorted(account.receipts.items()) if rec["order_id"] == order["order_id"]]
     account.refuse_duplicate(existing, ERROR_RECEIPT_EXISTS, "a receipt")
