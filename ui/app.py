@@ -21,7 +21,6 @@ import logging
 import os
 import queue
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -33,6 +32,7 @@ from agent.export.events import RunFinished, RunStarted
 from agent.notify_policy import Notification, NotifyPolicy
 from ui import autostart as autostart_module
 from ui.icons import icon_path
+from ui.opener import open_path
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +44,6 @@ ENDSESSION_TIMEOUT = 20.0  # Windows shows "raksbl kończy wysyłanie…" meanwh
 
 
 # ------------------------------------------------------------------ opening things
-
-
-def open_path(path: Path | str) -> None:
-    """Open a file or folder with the OS default application (does not wait for it)."""
-    path = str(path)
-    if sys.platform == "win32":
-        os.startfile(path)  # type: ignore[attr-defined]
-    elif sys.platform == "darwin":
-        subprocess.Popen(["open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    else:
-        subprocess.Popen(["xdg-open", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
 
 
 def open_settings(config_file: Path, opener: Callable[[Path], None] = open_path) -> None:

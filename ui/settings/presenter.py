@@ -636,7 +636,7 @@ class SettingsPresenter:
     def open_log_folder(self) -> None:
         opener = self._opener
         if opener is None:
-            from ui.app import open_path as opener  # the tray's OS opener
+            from ui.opener import open_path as opener  # the OS default application
         try:
             opener(paths.log_dir())
         except Exception as exc:
