@@ -437,10 +437,23 @@ def cmd_settings(args) -> int:
     return run_standalone(args.config)
 
 
-def cmd_run(args) -> int:
-    from agent.autosync import run_headless
+EXIT_CONFIG = 2
+EXIT_ALREADY_RUNNING = 3  # another agent holds the lock (the tray exits with the same code)
 
-    return run_headless(args.config)
+
+def cmd_run(args, run_fn=None) -> int:
+    """``raksbl run``: :func:`agent.service.run_service`; this prints what it has to say at start."""
+    from agent.instance import AlreadyRunning
+    from agent.service import run_service
+
+    try:
+        return run_service(args.config, run_fn=run_fn)
+    except AlreadyRunning as exc:
+        _err(exc.user_message)
+        return EXIT_ALREADY_RUNNING
+    except ConfigError as exc:
+        _err(exc.user_message)
+        return EXIT_CONFIG
 
 
 # argparse's own words (usage, options, errors), in Polish: --help must not be half English.

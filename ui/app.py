@@ -26,10 +26,12 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.autosync import AutoSync, RunCoalesced, RunError, SettingsFile, StateChanged, start_daemon_thread
+from agent.autosync import AutoSync, RunCoalesced, RunError, StateChanged
 from agent.errors import ConfigError
 from agent.export.events import RunFinished, RunStarted
 from agent.notify_policy import Notification, NotifyPolicy
+from agent.settings import SettingsFile
+from agent.threads import start_daemon_thread
 from ui import autostart as autostart_module
 from ui.icons import icon_path
 from ui.opener import open_path

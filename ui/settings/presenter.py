@@ -37,6 +37,7 @@ from agent.settings import (
     load_settings,
     update_settings,
 )
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -121,11 +122,6 @@ class SettingsView(Protocol):
 def _direct(fn: Callable[[], Any]) -> None:
     fn()
 
-
-def _start_daemon_thread(target: Callable[[], Any], name: str | None = None) -> threading.Thread:
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    return thread
 
 
 def normalize_sql(sql: str) -> str:
@@ -301,7 +297,7 @@ class SettingsPresenter:
         *,
         on_saved: Callable[[Settings], None] | None = None,
         on_closed: Callable[[], None] | None = None,
-        start_thread: Callable[..., Any] = _start_daemon_thread,
+        start_thread: Callable[..., Any] = start_daemon_thread,
         call_in_ui: Callable[[Callable[[], Any]], None] = _direct,
         baselinker_lookup: Callable[..., lookups.BaseLinkerCatalog] = lookups.load_baselinker_catalog,
         raks_lookup: Callable[..., lookups.RaksCatalog] = lookups.load_raks_catalog,
