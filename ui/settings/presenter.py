@@ -12,7 +12,7 @@ from :mod:`agent.settings` lands next to the field its ``key`` names. Extra fiel
 lines of the "Testuj połączenie" buttons) and ``banner`` (the dialog's message line).
 
 Threading: look-ups run through the ``start_thread`` seam; their results come back through the
-``call_in_ui`` seam (in the dialog: a queue polled with ``after`` on the Tk thread), so the view
+``call_in_ui`` seam (in the dialog: :meth:`ui.uiloop.UiLoop.poster`, the UI loop's one queue), so the view
 is touched only from the thread that created it. A result that arrives after a newer look-up
 was started, or after the dialog closed, is dropped.
 """
