@@ -12,7 +12,6 @@ import codecs
 import contextlib
 import getpass
 import logging
-import os
 import signal
 import sys
 import threading
