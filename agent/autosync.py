@@ -443,12 +443,6 @@ class AutoSync:
             self._wake.wait(max(0.05, delay))
             self._wake.clear()
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no run is in progress (True) or the timeout passed (False)."""
-        if self._run_thread is not threading.current_thread():
-            self._idle.wait(timeout)
-        return not self._running
-
     def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
         """Stop the timer, ask a run in progress to stop at its next recovery point, join.
 
