@@ -306,7 +306,7 @@ sys.exit(cli.cmd_run(SimpleNamespace(config=sys.argv[1]), run_fn=fake_run))
 """
 
 
-def test_run_headless_single_instance_and_sigterm(tmp_path):
+def test_raksbl_run_single_instance_and_sigterm(tmp_path):
     import os
     import signal
     import subprocess
@@ -339,7 +339,7 @@ def test_run_headless_single_instance_and_sigterm(tmp_path):
     assert "ABCDEFGHIJ" not in log_text
 
 
-def test_run_headless_without_settings_exits_2(tmp_path, monkeypatch, capsys):
+def test_raksbl_run_without_settings_exits_2(tmp_path, monkeypatch, capsys):
     import logging
 
     from agent.cli import cmd_run
