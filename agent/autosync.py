@@ -21,32 +21,28 @@ The algorithm and its invariants:
 
 All threading goes through one seam, ``start_thread(target, *args, name=...)``; tests pass a
 synchronous one and a fake clock and call :meth:`tick` themselves. This module never imports a
-GUI toolkit: the tray (``ui/``) and ``raksbl run`` (:func:`run_headless`) both drive it.
+GUI toolkit: the tray (``ui/app.py``) and ``raksbl run`` (:mod:`agent.service`) both drive it.
+Threads come from :mod:`agent.threads`, the settings from :class:`agent.settings.SettingsFile`,
+the timer's job from :mod:`agent.clocked_schedule`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import schedule
 
+from agent.clocked_schedule import ClockedJob, monotonic_datetime
 from agent.errors import Cancelled, ConfigError, RunAborted
-from agent.export.events import EventBus, RunFinished
+from agent.export.events import EventBus
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_CONFIG = 2
-EXIT_ALREADY_RUNNING = 3
 
 RunFn = Callable[..., Any]
 
@@ -112,85 +108,13 @@ def summary_needs_attention(summary: Any | None) -> bool:
 # Seams
 
 
-def start_daemon_thread(target: Callable[..., Any], *args: Any, name: str | None = None) -> threading.Thread:
-    """The production ``start_thread``: a daemon thread (a stuck network call never blocks exit)."""
-    thread = threading.Thread(target=target, args=args, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
 def _default_run_fn() -> RunFn:
     from agent.export.run import run_export  # lazy: the engine pulls in fdb/requests
 
     return run_export
 
 
-class SettingsFile:
-    """A ``settings_provider`` that re-reads the settings file only when it changed on disk.
-
-    Calling it returns the current :class:`~agent.settings.Settings` or raises
-    :class:`ConfigError` (missing file, syntax error, invalid value) - the same object is
-    returned while the file is unchanged, so callers can compare by identity.
-    """
-
-    def __init__(self, path: Path | str | None = None, loader: Callable[[Path], Any] | None = None):
-        from agent.paths import config_path
-
-        self.path = config_path(path)
-        self._loader = loader
-        self._stamp: tuple[int, int] | None = None
-        self._settings: Any | None = None
-        self._error: ConfigError | None = None
-
-    def _load(self) -> Any:
-        if self._loader is not None:
-            return self._loader(self.path)
-        from agent.settings import load_settings
-
-        return load_settings(self.path)
-
-    def __call__(self) -> Any:
-        try:
-            st = os.stat(self.path)
-            stamp = (st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            stamp = None
-        if stamp is None or stamp != self._stamp or (self._settings is None and self._error is None):
-            self._stamp = stamp
-            try:
-                self._settings, self._error = self._load(), None
-            except ConfigError as exc:
-                self._settings, self._error = None, exc
-        if self._error is not None:
-            raise self._error
-        return self._settings
-
-    def invalidate(self) -> None:
-        """Force a re-read on the next call (after this process wrote the file itself)."""
-        self._stamp = None
-        self._settings = None
-        self._error = None
-
-
 # --------------------------------------------------------------------------------------------
-
-_MONO_EPOCH = dt.datetime(2000, 1, 1)
-
-
-class _ClockedJob(schedule.Job):
-    """A ``schedule`` interval job that reads an injected (monotonic) clock instead of ``now()``."""
-
-    def __init__(self, interval: int, scheduler: schedule.Scheduler, now: Callable[[], dt.datetime]):
-        super().__init__(interval, scheduler)
-        self._now = now
-
-    @property
-    def should_run(self) -> bool:
-        return self._now() >= self.next_run
-
-    def _schedule_next_run(self) -> None:
-        self.next_run = self._now() + dt.timedelta(seconds=self.interval)
-
 
 class AutoSync:
     """The timer that runs exports: single flight, pause/resume, live interval, clean stop.
@@ -227,7 +151,7 @@ class AutoSync:
 
         self._lock = threading.RLock()
         self._scheduler = schedule.Scheduler()
-        self._job: _ClockedJob | None = None
+        self._job: ClockedJob | None = None
         self._first_run_pending = False
         self._due = False
         self._cancel = threading.Event()
@@ -254,7 +178,7 @@ class AutoSync:
     # ---------------------------------------------------------------- state
 
     def _mono_now(self) -> dt.datetime:
-        return _MONO_EPOCH + dt.timedelta(seconds=self._clock())
+        return monotonic_datetime(self._clock())
 
     def state(self) -> AutoSyncState:
         with self._lock:
@@ -385,7 +309,7 @@ class AutoSync:
             self._cancel_job()
             return
         if self._job is None:
-            job = _ClockedJob(self._interval or 60, self._scheduler, self._mono_now)
+            job = ClockedJob(self._interval or 60, self._scheduler, self._mono_now)
             job.seconds.do(self._on_timer)
             job.next_run = self._mono_now() + dt.timedelta(seconds=self.first_run_delay)
             self._first_run_pending = True
@@ -519,12 +443,6 @@ class AutoSync:
             self._wake.wait(max(0.05, delay))
             self._wake.clear()
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no run is in progress (True) or the timeout passed (False)."""
-        if self._run_thread is not threading.current_thread():
-            self._idle.wait(timeout)
-        return not self._running
-
     def stop(self, wait: bool = True, timeout: float | None = None) -> bool:
         """Stop the timer, ask a run in progress to stop at its next recovery point, join.
 
@@ -550,95 +468,3 @@ class AutoSync:
     @property
     def cancel_event(self) -> threading.Event:
         return self._cancel
-
-
-# --------------------------------------------------------------------------------------------
-# `raksbl run`
-
-
-def _log_events(event: object) -> None:
-    if isinstance(event, RunFinished):
-        s = event.summary
-        log.info(
-            "run finished: sent %d, failed %d, in doubt %d, deferred %d%s",
-            len(getattr(s, "sent", []) or []),
-            len(getattr(s, "failed", []) or []),
-            len(getattr(s, "in_doubt", []) or []),
-            len(getattr(s, "deferred", []) or []),
-            f", aborted: {s.aborted}" if getattr(s, "aborted", None) else "",
-        )
-    elif isinstance(event, RunError):
-        log.warning("run (%s) %s: %s", event.trigger, event.kind, event.message)
-
-
-def run_headless(
-    config_path: str | None,
-    *,
-    run_fn: RunFn | None = None,
-    stop_event: threading.Event | None = None,
-    stop_timeout: float = 120.0,
-) -> int:
-    """``raksbl run``: the tray's scheduler without a tray, until SIGTERM / Ctrl+C.
-
-    Takes the single-instance lock first (exit 3 naming the running PID), logs to the same
-    rotating files as the tray, runs on the timer whatever ``[sync] auto`` says (a service is
-    started to sync), and on a stop signal lets the run in progress reach a recovery point.
-    Returns 0 after a clean stop, 2 when the settings cannot be loaded at start.
-    """
-    from agent.instance import AlreadyRunning, InstanceLock
-    from agent.logs import setup_logging
-
-    provider = SettingsFile(config_path)
-    lock = InstanceLock()
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        print(exc.user_message, file=sys.stderr)
-        return EXIT_ALREADY_RUNNING
-    try:
-        try:
-            settings = provider()
-        except ConfigError as exc:
-            setup_logging(console=True)
-            log.error("cannot start: %s", exc.user_message)
-            print(exc.user_message, file=sys.stderr)
-            return EXIT_CONFIG
-        log_file = setup_logging(settings.log.level, settings.log.retention_days, console=True)
-        log.info(
-            "raksbl run: pid %d, settings %s, log %s, every %d s",
-            os.getpid(), provider.path, log_file, settings.sync.interval_seconds,
-        )
-        if not settings.sync.auto:
-            log.info("[sync] auto = false is ignored by 'raksbl run': the service always syncs on the timer")
-
-        stop = stop_event or threading.Event()
-        previous: dict[int, Any] = {}
-
-        def on_signal(signum: int, _frame: Any) -> None:
-            log.info("signal %d received, stopping", signum)
-            stop.set()
-
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)):
-                if sig is not None:
-                    previous[sig] = signal.signal(sig, on_signal)
-
-        bus = EventBus()
-        bus.subscribe(_log_events)
-        autosync = AutoSync(provider, run_fn, bus=bus, always_on=True, first_run_delay=0.0)
-        try:
-            autosync.start()
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            log.info("interrupted, stopping")
-        finally:
-            finished = autosync.stop(wait=True, timeout=stop_timeout)
-            if not finished:
-                log.warning("a run was still in progress after %.0f s; exiting anyway", stop_timeout)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            log.info("raksbl run stopped")
-        return EXIT_OK
-    finally:
-        lock.release()

@@ -12,7 +12,6 @@ import codecs
 import contextlib
 import getpass
 import logging
-import os
 import signal
 import sys
 import threading
@@ -21,29 +20,10 @@ from pathlib import Path
 
 from agent import __version__, paths, secrets
 from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
+from agent.export.labels import STATE_PL
+from agent.export.report import document_label, format_result_line, format_summary
 
 log = logging.getLogger(__name__)
-
-RESULT_PL = {
-    "sent": "wysłano",
-    "would_send": "do wysłania",
-    "failed": "BŁĄD",
-    "in_doubt": "WYMAGA SPRAWDZENIA",
-    "deferred": "odłożono",
-    "skipped": "pominięto",
-}
-STATE_PL = {
-    "pending": "oczekuje",
-    "creating": "w trakcie (tworzenie)",
-    "created": "w trakcie (utworzono)",
-    "attached": "w trakcie (PDF dołączony)",
-    "bl_done": "w trakcie (status RaksSQL)",
-    "done": "wysłano",
-    "failed": "błąd",
-    "in_doubt": "wymaga sprawdzenia",
-    "skipped": "pominięty",
-}
-
 
 # Characters our messages use that a legacy console or a redirected file (cp1250 on Polish
 # Windows, ASCII under LANG=C) may lack, with what to write instead; anything else becomes "?".
@@ -117,51 +97,6 @@ def _load(args):
     for warning in settings.warnings:
         _err(f"Uwaga: {warning}")
     return settings
-
-
-def plural(n: int, one: str, few: str, many: str) -> str:
-    """Polish plural: 1 dokument, 2 dokumenty, 5 dokumentów."""
-    if n == 1:
-        return one
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return few
-    return many
-
-
-def format_result_line(result) -> str:
-    ref, outcome = result.ref, result.outcome
-    order = f"zam. {ref.order_id}" if ref.order_id is not None else "zam. ?"
-    text = RESULT_PL[outcome.result]
-    if outcome.result == "sent":
-        number = outcome.bl_number or (f"id {outcome.bl_doc_id}" if outcome.bl_doc_id else "")
-        text += f" → BaseLinker {number}".rstrip()
-        if outcome.reason:
-            text += f" ({outcome.reason})"
-    elif outcome.reason:
-        text += f": {outcome.reason}"
-    return f"{_label(ref.doc_type, ref.number):<34} {order:<16} {text}"
-
-
-def _label(doc_type: str, number: str) -> str:
-    """"FS 12/2026" — RaksSQL numbers usually start with their type already: never "FS FS 12/2026"."""
-    return number if number.upper().startswith(doc_type.upper()) else f"{doc_type} {number}"
-
-
-def format_summary(summary) -> str:
-    parts = [
-        f"{'do wysłania' if summary.dry_run else 'wysłano'}: {len(summary.sent)}",
-        f"błędy: {len(summary.failed)}",
-        f"wymaga sprawdzenia: {len(summary.in_doubt)}",
-        f"odłożono: {len(summary.deferred)}",
-        f"pominięto: {len(summary.skipped)}",
-    ]
-    if summary.not_attempted:
-        parts.append(f"na następny raz: {summary.not_attempted}")
-    took = (summary.finished_at or time.time()) - summary.started_at
-    text = "Podsumowanie — " + ", ".join(parts) + f". Wywołań API: {summary.api_calls}, czas: {took:.1f} s."
-    if summary.aborted:
-        text += f"\nPrzerwano: {summary.aborted}"
-    return text
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -339,7 +274,7 @@ def cmd_history(args) -> int:
         detail = e.bl_number or (f"id {e.bl_doc_id}" if e.bl_doc_id else "")
         if e.state in ("failed", "in_doubt") and e.error:
             detail = e.error
-        rows.append((str(e.id), when, _label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
+        rows.append((str(e.id), when, document_label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
                      STATE_PL.get(e.state, e.state), detail))
     # Columns as wide as their longest value: a long number or state never runs into the next one.
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -486,7 +421,7 @@ def cmd_demo(args) -> int:
     from agent.demo import run_demo
 
     _setup_logging()
-    return run_demo(keep_running=args.keep)
+    return run_demo(_out, keep_running=args.keep)
 
 
 def cmd_tray(args) -> int:
@@ -501,10 +436,23 @@ def cmd_settings(args) -> int:
     return run_standalone(args.config)
 
 
-def cmd_run(args) -> int:
-    from agent.autosync import run_headless
+EXIT_CONFIG = 2
+EXIT_ALREADY_RUNNING = 3  # another agent holds the lock (the tray exits with the same code)
 
-    return run_headless(args.config)
+
+def cmd_run(args, run_fn=None) -> int:
+    """``raksbl run``: :func:`agent.service.run_service`; this prints what it has to say at start."""
+    from agent.instance import AlreadyRunning
+    from agent.service import run_service
+
+    try:
+        return run_service(args.config, run_fn=run_fn)
+    except AlreadyRunning as exc:
+        _err(exc.user_message)
+        return EXIT_ALREADY_RUNNING
+    except ConfigError as exc:
+        _err(exc.user_message)
+        return EXIT_CONFIG
 
 
 # argparse's own words (usage, options, errors), in Polish: --help must not be half English.

@@ -10,7 +10,8 @@
   order field, one order already carrying an invoice issued by a BaseLinker automation;
 * ``raksbl.toml`` pointing at both,
 
-then runs one export and a second one (which must find nothing left to do) and prints both.
+then runs one export and a second one (which must find nothing left to do) and hands every line
+it has to say to its caller (only the CLI prints).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import shutil
 import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from agent import paths, secrets
 from agent.notify_policy import plural
@@ -137,43 +139,44 @@ def build_demo(base: Path):
     return settings_path, state, notes
 
 
-def run_demo(keep_running: bool = False, base: Path | None = None) -> int:
+def run_demo(say: Callable[[str], None], keep_running: bool = False, base: Path | None = None) -> int:
+    """Build the demo, run two exports, pass each line to ``say`` as it happens; 0 when all went well."""
     from agent.sandbox import SandboxServer
-    from agent.cli import format_result_line, format_summary
+    from agent.export.report import format_result_line, format_summary
     from agent.export.journal import Journal
     from agent.export.run import run_export
     from agent.settings import load_settings, update_settings
 
     base = base or paths.data_dir() / "demo"
-    print(f"Tworzę firmę demonstracyjną w {base} ...", flush=True)
+    say(f"Tworzę firmę demonstracyjną w {base} ...")
     settings_path, state, notes = build_demo(base)
     os.environ[secrets.env_var(secrets.BASELINKER_TOKEN)] = DEMO_TOKEN
     os.environ[secrets.env_var(secrets.RAKS_PASSWORD)] = DEMO_PASSWORD
     with SandboxServer(state).start() as server:
         settings = update_settings(settings_path, {"baselinker.api_url": server.url})
-        print(f"Piaskownica BaseLinker: {server.base_url} (stan: {server.base_url}/_state)", flush=True)
-        print(f"Baza RaksSQL (embedded): {settings.raks.database}\n", flush=True)
+        say(f"Piaskownica BaseLinker: {server.base_url} (stan: {server.base_url}/_state)")
+        say(f"Baza RaksSQL (embedded): {settings.raks.database}\n")
         with Journal(base / "journal.sqlite3") as journal:
-            print("== Wysyłka 1 ==", flush=True)
+            say("== Wysyłka 1 ==")
             first = run_export(settings, trigger="cli", journal=journal)
             for result in first.results:
-                print(format_result_line(result))
-            print(format_summary(first))
+                say(format_result_line(result))
+            say(format_summary(first))
             for note in notes:
-                print(f"  • {note}")
-            print("\n== Wysyłka 2 (nic nowego: nic nie powinno pójść drugi raz) ==", flush=True)
+                say(f"  • {note}")
+            say("\n== Wysyłka 2 (nic nowego: nic nie powinno pójść drugi raz) ==")
             second = run_export(load_settings(settings_path), trigger="cli", journal=journal)
             for result in second.results:
-                print(format_result_line(result))
-            print(format_summary(second))
+                say(format_result_line(result))
+            say(format_summary(second))
         snapshot = state.snapshot()
         invoices, receipts = snapshot.get("invoices", []), snapshot.get("receipts", [])
-        print(f"\nW piaskownicy: {len(invoices)} {plural(len(invoices), 'faktura', 'faktury', 'faktur')}, "
+        say(f"\nW piaskownicy: {len(invoices)} {plural(len(invoices), 'faktura', 'faktury', 'faktur')}, "
               f"{len(receipts)} {plural(len(receipts), 'paragon', 'paragony', 'paragonów')}, "
               f"w tym faktury z PDF z RaksSQL: {sum(1 for i in invoices if i.get('external_invoice_number'))}.")
-        print(f"Pliki demo: {base}  (ustawienia: {settings_path})")
+        say(f"Pliki demo: {base}  (ustawienia: {settings_path})")
         if keep_running:
-            print(f"\nPiaskownica działa dalej: RAKSBL_CONFIG={settings_path} "
+            say(f"\nPiaskownica działa dalej: RAKSBL_CONFIG={settings_path} "
                   f"RAKSBL_BASELINKER_TOKEN={DEMO_TOKEN} RAKSBL_RAKS_PASSWORD={DEMO_PASSWORD} raksbl ...  "
                   "(Ctrl+C kończy)")
             try:
@@ -185,6 +188,6 @@ def run_demo(keep_running: bool = False, base: Path | None = None) -> int:
                   if sum(1 for i in invoices if i["order_id"] == o and i.get("type", "normal") == "normal") > 1]
     sent_again = len(second.sent)
     ok = not duplicates and sent_again == 0 and len(first.sent) > 0
-    print("\nWynik pokazu: " + ("OK — każdy poprawny dokument wysłany dokładnie raz, problemy opisane."
+    say("\nWynik pokazu: " + ("OK — każdy poprawny dokument wysłany dokładnie raz, problemy opisane."
                                 if ok else "COŚ POSZŁO NIE TAK (szczegóły wyżej)."))
     return 0 if ok else 1

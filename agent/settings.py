@@ -22,7 +22,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from agent.errors import ConfigError
 
@@ -485,3 +485,51 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     settings = parse_settings(new_text, path)  # never write something that would not load
     _atomic_write(path, new_text)
     return settings
+
+
+# -- the settings file, watched (the tray and `raksbl run` re-read it when it changes) ------
+
+
+class SettingsFile:
+    """A ``settings_provider`` that re-reads the settings file only when it changed on disk.
+
+    Calling it returns the current :class:`~agent.settings.Settings` or raises
+    :class:`ConfigError` (missing file, syntax error, invalid value) - the same object is
+    returned while the file is unchanged, so callers can compare by identity.
+    """
+
+    def __init__(self, path: Path | str | None = None, loader: Callable[[Path], Any] | None = None):
+        from agent.paths import config_path
+
+        self.path = config_path(path)
+        self._loader = loader
+        self._stamp: tuple[int, int] | None = None
+        self._settings: Any | None = None
+        self._error: ConfigError | None = None
+
+    def _load(self) -> Any:
+        if self._loader is not None:
+            return self._loader(self.path)
+        return load_settings(self.path)
+
+    def __call__(self) -> Any:
+        try:
+            st = os.stat(self.path)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is None or stamp != self._stamp or (self._settings is None and self._error is None):
+            self._stamp = stamp
+            try:
+                self._settings, self._error = self._load(), None
+            except ConfigError as exc:
+                self._settings, self._error = None, exc
+        if self._error is not None:
+            raise self._error
+        return self._settings
+
+    def invalidate(self) -> None:
+        """Force a re-read on the next call (after this process wrote the file itself)."""
+        self._stamp = None
+        self._settings = None
+        self._error = None

@@ -17,8 +17,7 @@ import ttkbootstrap as tb
 
 from ui.dpi import scale, scale_size
 from ui.history_presenter import HistoryPresenter, HistoryRow
-from ui.settings.dispatch import ensure_style
-from ui.window import Window
+from ui.window import Window, ensure_style
 
 log = logging.getLogger(__name__)
 

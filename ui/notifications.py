@@ -16,11 +16,11 @@ import logging
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from agent.notify_policy import APP_TITLE, Notification
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class DesktopNotifier:
         log.info("notification: %s | %s", notification.title, notification.body.replace("\n", " | "))
         if not self.background:
             return self._deliver(notification)
-        threading.Thread(target=self._deliver, args=(notification,), name="raksbl-notify", daemon=True).start()
+        start_daemon_thread(self._deliver, notification, name="raksbl-notify")
         return True
 
     def _deliver(self, n: Notification) -> bool:

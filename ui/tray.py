@@ -28,6 +28,7 @@ from typing import Any, Callable, Protocol
 
 from agent.autosync import AutoSyncState
 from agent.notify_policy import describe_summary
+from agent.threads import daemon_thread
 from ui.icons import load_icon
 
 log = logging.getLogger(__name__)
@@ -503,7 +504,7 @@ class TrayIcon:
             if on_visible is not None:
                 guarded(on_visible, "first refresh")()
 
-        thread = threading.Thread(target=self._run, args=(setup,), name="raksbl-tray", daemon=True)
+        thread = daemon_thread(self._run, setup, name="raksbl-tray")  # recorded before it runs
         with self._lock:
             self._thread = thread
         thread.start()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import tkinter as tk
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class Window:
@@ -25,3 +28,25 @@ class Window:
             return bool(self.top.winfo_exists())
         except tk.TclError:
             return False
+
+
+def ensure_style(master: Any) -> None:
+    """Make ttkbootstrap's style singleton belong to ``master``'s Tk interpreter.
+
+    ttkbootstrap keeps one ``Style`` per process, bound to the first Tk root; if that root was
+    destroyed and another created (``raksbl settings`` after a closed window, tests), every
+    themed widget fails with "Layout ... not found". A stale singleton is dropped so that the
+    next widget builds the theme again in the live interpreter.
+    """
+    from ttkbootstrap.style.engine import Style
+
+    current = Style.instance
+    if current is None:
+        return
+    try:
+        alive = current.tk is master.tk and bool(master.tk.call("winfo", "exists", "."))
+    except Exception:
+        alive = False
+    if not alive:
+        log.debug("dropping a ttkbootstrap Style bound to a destroyed Tk root")
+        Style.instance = None

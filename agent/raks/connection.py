@@ -149,13 +149,6 @@ def gdscode(exc: BaseException) -> int | None:
     return None
 
 
-def sqlcode(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
-    if len(args) >= 2 and isinstance(args[1], int):
-        return args[1]
-    return None
-
-
 def error_text(exc: BaseException, password: str | None = None) -> str:
     """The server's explanation without the fdb prefix and the SQLCODE line, password scrubbed."""
     args = getattr(exc, "args", ())

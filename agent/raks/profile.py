@@ -223,15 +223,3 @@ def extract_order_id(order_ref: str | None, pattern: str = r"\d+") -> int | None
     if value <= 0 or value > MAX_ORDER_ID:
         return None
     return value
-
-
-def validate_order_id_pattern(pattern: str) -> None:
-    """ConfigError-style check for ``raks.order_id_pattern`` (for settings validation)."""
-    from agent.errors import ConfigError
-
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(
-            f"Nieprawidłowe wyrażenie regularne w raks.order_id_pattern: {exc}", "raks.order_id_pattern"
-        ) from None

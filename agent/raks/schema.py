@@ -15,7 +15,7 @@ import datetime as _dt
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import fdb
 
@@ -343,11 +343,3 @@ def document_status(conn: fdb.Connection, doc_type: str, raks_id: int) -> int | 
     finally:
         cur.close()
         conn.commit()
-
-
-def add_statuses(conn: fdb.Connection, statuses: Sequence[tuple[int, str]]) -> None:
-    """Add (or rename) entries of the status dictionary; commits."""
-    cur = conn.cursor()
-    cur.executemany("UPDATE OR INSERT INTO GM_STATUSY_DOK (ID, NAZWA) VALUES (?, ?) MATCHING (ID)", list(statuses))
-    conn.commit()
-    cur.close()

@@ -7,10 +7,11 @@ import gc
 import os
 import signal
 import threading
+import tkinter
 
 import pytest
 
-from ui.app import UiLoop
+from ui.uiloop import UiLoop
 
 pytestmark = pytest.mark.ui
 
@@ -94,3 +95,36 @@ def test_a_closed_window_is_collected_on_the_main_thread(display, monkeypatch):
         watchdog.cancel()
     assert collected_on and all(t is threading.main_thread() for t in collected_on)
     assert len(collected_on) == 1  # one collection per burst of destroyed widgets
+
+
+def test_a_window_gets_results_through_the_one_ui_queue_and_none_after_it_closed(root):
+    """A root made elsewhere (``raksbl settings``, these tests) is adopted by one UiLoop: a worker's
+    result reaches the Tk thread through its queue and wake-up pipe; once the window is gone a late
+    result is dropped; destroying the root closes the pipe."""
+    loop = UiLoop.of(root)
+    assert UiLoop.of(root) is loop  # one queue per Tk root
+    top = tkinter.Toplevel(root)
+    post = loop.poster(top)
+    ran, timed_out = [], []
+    worker = threading.Thread(target=lambda: post(lambda: ran.append(threading.current_thread().name)),
+                              name="raksbl-worker")
+    worker.start()
+    worker.join()
+    watchdog = threading.Timer(WAIT, lambda: loop.call(lambda: timed_out.append(1)))
+    watchdog.start()
+    try:
+        while not ran and not timed_out:
+            root.tk.dooneevent(0)  # blocks until an event: the pipe wakes Tk (no polling)
+    finally:
+        watchdog.cancel()
+    assert ran == [threading.main_thread().name]
+    top.destroy()
+    post(lambda: ran.append("late"))
+    loop.drain()
+    assert ran == [threading.main_thread().name]  # the window was gone: its late result dropped
+    fds = (loop._wake_r, loop._wake_w)
+    assert None not in fds
+    root.destroy()
+    for fd in fds:
+        with pytest.raises(OSError):
+            os.fstat(fd)

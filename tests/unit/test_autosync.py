@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from agent.autosync import AutoSync, RunCoalesced, RunError, SettingsFile, StateChanged
+from agent.autosync import AutoSync, RunCoalesced, RunError, StateChanged
 from agent.errors import ConfigError, RunAborted
 from agent.export.events import EventBus
-from agent.settings import Settings, SyncSettings, update_settings, write_default_settings
+from agent.settings import Settings, SettingsFile, SyncSettings, update_settings, write_default_settings
 
 
 class FakeClock:
@@ -296,17 +296,17 @@ def test_clean_stop_mid_run_sets_the_cancel_event_and_joins():
 HEADLESS = """
 import sys, threading
 from types import SimpleNamespace
-import agent.autosync as a
+from agent import cli
 def fake_run(settings, *, trigger, bus, cancel):
     print("RUN", trigger, flush=True)
     cancel.wait(30)   # a long run: SIGTERM must stop it through the cancel event
     print("CANCELLED" if cancel.is_set() else "TIMEOUT", flush=True)
     return SimpleNamespace(sent=[], failed=[], in_doubt=[], deferred=[], aborted="przerwano")
-sys.exit(a.run_headless(sys.argv[1], run_fn=fake_run))
+sys.exit(cli.cmd_run(SimpleNamespace(config=sys.argv[1]), run_fn=fake_run))
 """
 
 
-def test_run_headless_single_instance_and_sigterm(tmp_path):
+def test_raksbl_run_single_instance_and_sigterm(tmp_path):
     import os
     import signal
     import subprocess
@@ -339,16 +339,16 @@ def test_run_headless_single_instance_and_sigterm(tmp_path):
     assert "ABCDEFGHIJ" not in log_text
 
 
-def test_run_headless_without_settings_exits_2(tmp_path, monkeypatch, capsys):
+def test_raksbl_run_without_settings_exits_2(tmp_path, monkeypatch, capsys):
     import logging
 
-    from agent.autosync import run_headless
+    from agent.cli import cmd_run
 
     monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path / "data"))
     root = logging.getLogger()
     before = list(root.handlers)
     try:
-        assert run_headless(str(tmp_path / "missing.toml"), run_fn=FakeRun()) == 2
+        assert cmd_run(SimpleNamespace(config=str(tmp_path / "missing.toml")), run_fn=FakeRun()) == 2
     finally:
         for h in list(root.handlers):
             if h not in before:

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from agent import cli
+from agent.export.report import format_result_line
 
 
 @pytest.mark.parametrize("argv", [
@@ -72,10 +73,10 @@ def test_a_result_line_never_repeats_the_document_type():
     from agent.export.events import DocumentRef
     from agent.export.protocol import Outcome
 
-    line = cli.format_result_line(SimpleNamespace(ref=DocumentRef("FS", 1, "FS 1/11/2026", 7),
+    line = format_result_line(SimpleNamespace(ref=DocumentRef("FS", 1, "FS 1/11/2026", 7),
                                                   outcome=Outcome("sent", bl_number="1/11/2026")))
     assert line.startswith("FS 1/11/2026 ") and "FS FS" not in line
-    bare = cli.format_result_line(SimpleNamespace(ref=DocumentRef("PA", 2, "12/2026", 8), outcome=Outcome("failed", "x")))
+    bare = format_result_line(SimpleNamespace(ref=DocumentRef("PA", 2, "12/2026", 8), outcome=Outcome("failed", "x")))
     assert bare.startswith("PA 12/2026 ")
 
 

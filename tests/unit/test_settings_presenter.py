@@ -9,7 +9,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from agent import lookups, secrets
+from agent import lookups, secrets, settings_model
 from agent.baselinker.errors import AuthError, TransportError
 from agent.raks.errors import RaksConnectionError
 from agent.raks.profile import DEFAULT_QUERIES, LOCK_DOCUMENT, STATUSES
@@ -593,8 +593,8 @@ def test_open_log_folder_opens_the_log_directory(env, config, tmp_path):
     ("/var/lib/firebird/f.fdb", ("", "/var/lib/firebird/f.fdb")),
 ])
 def test_database_is_split_into_server_and_path_and_back(database, parts):
-    assert p.split_database(database) == parts
-    assert p.join_database(*parts) == database
+    assert settings_model.split_database(database) == parts
+    assert settings_model.join_database(*parts) == database
 
 
 def test_file_keyring_fixture_really_is_the_process_keyring(env):

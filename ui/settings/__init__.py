@@ -45,7 +45,7 @@ def open_settings_dialog(
             on_closed()
 
     presenter = SettingsPresenter(window, config_path, on_saved=on_saved, on_closed=closed,
-                                  call_in_ui=window.dispatcher.post, **presenter_options)
+                                  call_in_ui=window.post, **presenter_options)
     window.attach(presenter)
     _current = window
     presenter.load()

@@ -14,7 +14,6 @@ through ``call_in_ui``; stale results (an older choice) are dropped.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
@@ -23,6 +22,7 @@ from agent.errors import ConfigError
 from agent.lookups import describe_error
 from agent.raks import propose as _propose
 from agent.settings import update_settings
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,6 @@ def _direct(fn: Callable[[], Any]) -> None:
     fn()
 
 
-def _thread(target: Callable[[], Any], name: str | None = None) -> threading.Thread:
-    t = threading.Thread(target=target, name=name, daemon=True)
-    t.start()
-    return t
-
-
 def _choice_label(choice: _propose.Choice, best: bool) -> str:
     return f"{choice.label}{'  (proponowane)' if best else ''}"
 
@@ -74,7 +68,7 @@ class FitPresenter:
         config_path: Path,
         *,
         on_saved: Callable[[Any], None] | None = None,
-        start_thread: Callable[..., Any] = _thread,
+        start_thread: Callable[..., Any] = start_daemon_thread,
         call_in_ui: Callable[[Callable[[], Any]], None] = _direct,
         propose_fn: Callable[..., _propose.Proposal] = _propose.propose_database,
         preview_fn: Callable[..., tuple[int, list]] = _propose.preview,

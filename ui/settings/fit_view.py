@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import ttkbootstrap as tb
 
 from ui.settings import fit as f
-from ui.settings.dispatch import TkDispatcher, ensure_style
-from ui.window import Window
+from ui.uiloop import UiLoop
+from ui.window import Window, ensure_style
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class FitWindow(Window):
         ensure_style(master)
         self.top = tb.Toplevel(master=master, title="Dopasuj do bazy — raksbl", minsize=(820, 620))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("cancel"))
-        self.dispatcher = TkDispatcher(self.top)
+        self.post = UiLoop.of(self.top).poster(self.top)  # worker results, on the Tk thread
         self.presenter: f.FitPresenter | None = None
         self.combos: dict[str, tb.Combobox] = {}
         self.buttons: dict[str, tb.Button] = {}
@@ -140,7 +140,6 @@ class FitWindow(Window):
         if self._closed:
             return
         self._closed = True
-        self.dispatcher.stop()
         try:
             self.top.destroy()
         except tk.TclError:
@@ -151,7 +150,7 @@ def open_fit_window(master: Any, raks_settings, password: str, config_path, *, o
     """Open the assistant over ``master`` (on the Tk thread) and start examining the database."""
     window = FitWindow(master)
     presenter = f.FitPresenter(window, raks_settings, password, config_path, on_saved=on_saved,
-                               call_in_ui=window.dispatcher.post, **options)
+                               call_in_ui=window.post, **options)
     window.attach(presenter)
     presenter.start()
     window.raise_()

@@ -1,6 +1,8 @@
-"""The logic of the "Ustawienia" dialog: load, live look-ups, validation, save (Solaar-style).
+"""The presentation of the "Ustawienia" dialog: load, live look-ups, messages, save (Solaar-style).
 
-The presenter talks to a :class:`SettingsView` protocol: the view only shows what it is given
+The model — which settings the dialog edits, the validation table turning the form's text into
+typed settings, what to write back — is :mod:`agent.settings_model`, in the core. The presenter
+talks to a :class:`SettingsView` protocol: the view only shows what it is given
 (values, dropdown choices, inline status texts) and reports what the user typed. So every
 behaviour of the dialog is tested with a fake view (``tests/unit/test_settings_presenter.py``).
 
@@ -12,7 +14,7 @@ from :mod:`agent.settings` lands next to the field its ``key`` names. Extra fiel
 lines of the "Testuj połączenie" buttons) and ``banner`` (the dialog's message line).
 
 Threading: look-ups run through the ``start_thread`` seam; their results come back through the
-``call_in_ui`` seam (in the dialog: a queue polled with ``after`` on the Tk thread), so the view
+``call_in_ui`` seam (in the dialog: :meth:`ui.uiloop.UiLoop.poster`, the UI loop's one queue), so the view
 is touched only from the thread that created it. A result that arrives after a newer look-up
 was started, or after the dialog closed, is dropped.
 """
@@ -20,16 +22,15 @@ was started, or after the dialog closed, is dropped.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from agent import lookups, paths
 from agent import secrets as agent_secrets
 from agent.errors import ConfigError
-from agent.raks.profile import DEFAULT_QUERIES, SPECS, Profile
+from agent.raks.profile import DEFAULT_QUERIES, SPECS
 from agent.settings import (
     LOG_LEVELS,
     MIN_INTERVAL_SECONDS,
@@ -37,14 +38,25 @@ from agent.settings import (
     load_settings,
     update_settings,
 )
+from agent.settings_model import (
+    DB_PATH,
+    PASSWORD,
+    QUERIES,
+    SERVER,
+    TOKEN,
+    changes_to_write,
+    form_to_settings,
+    join_database,
+    lenient_settings,
+    normalize_sql,  # the view compares the SQL editor with the defaults through the presenter
+    query_overrides,
+    remove_settings_keys,
+    settings_to_form,
+)
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
-TOKEN = "secret:" + agent_secrets.BASELINKER_TOKEN
-PASSWORD = "secret:" + agent_secrets.RAKS_PASSWORD
-SERVER = "raks.server"
-DB_PATH = "raks.path"
-QUERIES = "raks.queries"
 TEST_BASELINKER = "test:baselinker"
 TEST_RAKS = "test:raks"
 BANNER = "banner"
@@ -62,20 +74,9 @@ TABS: dict[str, tuple[str, ...]] = {
 }
 FIELD_ORDER: tuple[str, ...] = tuple(f for fields in TABS.values() for f in fields)
 
-INT_FIELDS = ("baselinker.requests_per_minute", "baselinker.timeout_seconds", "sync.interval_seconds",
-              "sync.max_documents_per_run")
 BASELINKER_FIELDS = ("baselinker.invoice_series_id", "baselinker.receipt_series_id", "baselinker.number_field",
                      "baselinker.order_status_on_success", "baselinker.order_status_on_error")
 RAKS_FIELDS = ("raks.statuses_to_send", "raks.status_after_send", "raks.status_on_error")
-
-# The settings this dialog edits (everything else in the file is left exactly as it is).
-MANAGED_KEYS = ("baselinker.api_url", "baselinker.requests_per_minute", "baselinker.timeout_seconds",
-                "baselinker.invoice_series_id", "baselinker.receipt_series_id", "baselinker.number_field",
-                "baselinker.order_status_on_success", "baselinker.order_status_on_error",
-                "raks.database", "raks.user", "raks.charset", "raks.client_library", "raks.statuses_to_send",
-                "raks.status_after_send", "raks.status_on_error", "raks.document_types", "raks.not_before",
-                "sync.auto", "sync.interval_seconds", "sync.max_documents_per_run", "sync.notifications",
-                "log.level")
 
 MIN_INTERVAL = MIN_INTERVAL_SECONDS
 LOADING = "ładowanie…"
@@ -122,37 +123,6 @@ def _direct(fn: Callable[[], Any]) -> None:
     fn()
 
 
-def _start_daemon_thread(target: Callable[[], Any], name: str | None = None) -> threading.Thread:
-    thread = threading.Thread(target=target, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
-def normalize_sql(sql: str) -> str:
-    """SQL as :class:`Profile` uses it (no surrounding blanks, no trailing ';')."""
-    return (sql or "").strip().rstrip(";").strip()
-
-
-def split_database(database: str) -> tuple[str, str]:
-    """``"host/3050:C:/x.fdb"`` → ``("host/3050", "C:/x.fdb")``; a bare path has no server."""
-    from agent.raks.connection import parse_database
-
-    raw = (database or "").strip()
-    try:
-        location = parse_database(raw)
-    except ConfigError:
-        return "", raw
-    except Exception:
-        return "", raw
-    if location.host is None:
-        return "", raw
-    return raw[: len(raw) - len(location.path) - 1], location.path
-
-
-def join_database(server: str, path: str) -> str:
-    server, path = (server or "").strip(), (path or "").strip()
-    return f"{server}:{path}" if server and path else path
-
 
 def field_for_key(key: str | None) -> str:
     """The dialog field showing the error of settings ``key`` (the banner when none does)."""
@@ -185,108 +155,6 @@ def _lookup_failure(exc: BaseException) -> str:
     return lookups.describe_error(exc)
 
 
-def form_values(settings: Settings) -> dict[str, Any]:
-    """The dialog's field values showing ``settings`` (secrets not included)."""
-    bl, raks, sync = settings.baselinker, settings.raks, settings.sync
-    server, path = split_database(raks.database)
-    queries = {name: DEFAULT_QUERIES[name] for name in SPECS}
-    queries.update({name: sql for name, sql in raks.queries.items() if name in SPECS})
-    return {
-        "baselinker.api_url": bl.api_url,
-        "baselinker.requests_per_minute": str(bl.requests_per_minute),
-        "baselinker.timeout_seconds": str(bl.timeout_seconds),
-        "baselinker.invoice_series_id": bl.invoice_series_id,
-        "baselinker.receipt_series_id": bl.receipt_series_id,
-        "baselinker.number_field": bl.number_field,
-        "baselinker.order_status_on_success": bl.order_status_on_success,
-        "baselinker.order_status_on_error": bl.order_status_on_error,
-        SERVER: server,
-        DB_PATH: path,
-        "raks.user": raks.user,
-        "raks.charset": raks.charset,
-        "raks.client_library": raks.client_library,
-        "raks.statuses_to_send": list(raks.statuses_to_send),
-        "raks.status_after_send": raks.status_after_send,
-        "raks.status_on_error": raks.status_on_error,
-        "raks.document_types": list(raks.document_types),
-        "raks.not_before": raks.not_before.isoformat() if raks.not_before else "",
-        "sync.auto": sync.auto,
-        "sync.interval_seconds": str(sync.interval_seconds),
-        "sync.max_documents_per_run": str(sync.max_documents_per_run),
-        "sync.notifications": sync.notifications,
-        QUERIES: queries,
-        "log.level": settings.log.level.upper(),
-    }
-
-
-def lenient_settings(path: Path) -> Settings:
-    """Best-effort settings from a file that does not validate: every readable key of the right
-    type is kept, the rest are defaults (so the dialog can show the file and let the user fix it)."""
-    import tomllib
-
-    defaults = Settings(path=path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except Exception:
-        return defaults
-    sections = {}
-    for name in ("baselinker", "raks", "sync", "log"):
-        current = getattr(defaults, name)
-        table = data.get(name)
-        if not isinstance(table, dict):
-            continue
-        changes = {}
-        for f in dataclasses.fields(current):
-            if f.name not in table:
-                continue
-            value, default = table[f.name], getattr(current, f.name)
-            if name == "raks" and f.name == "not_before":
-                try:
-                    changes[f.name] = dt.date.fromisoformat(value) if isinstance(value, str) and value else None
-                except ValueError:
-                    pass
-            elif name == "raks" and f.name == "queries":
-                if isinstance(value, dict):
-                    changes[f.name] = {k: v for k, v in value.items() if isinstance(v, str)}
-            elif isinstance(default, tuple):
-                if isinstance(value, list):
-                    changes[f.name] = tuple(value)
-            elif isinstance(default, bool):
-                if isinstance(value, bool):
-                    changes[f.name] = value
-            elif isinstance(value, type(default)) and not isinstance(value, bool):
-                changes[f.name] = value
-        sections[name] = dataclasses.replace(current, **changes)
-    return dataclasses.replace(defaults, **sections)
-
-
-def remove_settings_keys(path: Path, keys: Iterable[str]) -> Settings:
-    """Delete dotted ``keys`` (query overrides) from the file, atomically, keeping comments.
-
-    :func:`agent.settings.update_settings` can only set keys; "przywróć domyślne" must remove
-    the override so later default changes apply. Validated before writing, like every write.
-    """
-    import tomlkit
-
-    from agent.settings import _atomic_write, parse_settings
-
-    text = path.read_text(encoding="utf-8")
-    doc = tomlkit.parse(text)
-    for dotted in keys:
-        *parents, last = dotted.split(".")
-        table: Any = doc
-        for part in parents:
-            table = table.get(part) if hasattr(table, "get") else None
-            if table is None:
-                break
-        if table is not None and last in table:
-            del table[last]
-    new_text = tomlkit.dumps(doc)
-    settings = parse_settings(new_text, path)
-    _atomic_write(path, new_text)
-    return settings
-
-
 class SettingsPresenter:
     """Loads the settings into a :class:`SettingsView`, runs look-ups, validates and saves.
 
@@ -301,7 +169,7 @@ class SettingsPresenter:
         *,
         on_saved: Callable[[Settings], None] | None = None,
         on_closed: Callable[[], None] | None = None,
-        start_thread: Callable[..., Any] = _start_daemon_thread,
+        start_thread: Callable[..., Any] = start_daemon_thread,
         call_in_ui: Callable[[Callable[[], Any]], None] = _direct,
         baselinker_lookup: Callable[..., lookups.BaseLinkerCatalog] = lookups.load_baselinker_catalog,
         raks_lookup: Callable[..., lookups.RaksCatalog] = lookups.load_raks_catalog,
@@ -347,7 +215,7 @@ class SettingsPresenter:
                 self.load_error = exc
                 self.settings = lenient_settings(self.path)
                 self._baseline = None
-        values = form_values(self.settings)
+        values = settings_to_form(self.settings)
         for field, name in ((TOKEN, agent_secrets.BASELINKER_TOKEN), (PASSWORD, agent_secrets.RAKS_PASSWORD)):
             self._loaded_secrets[field] = self._read_secret(name)
             values[field] = self._loaded_secrets[field]
@@ -524,7 +392,7 @@ class SettingsPresenter:
         if not database:
             self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
             return
-        overrides, error = self._query_overrides(values)
+        overrides, error = query_overrides(values)
         if error:
             self.view.set_status(TEST_RAKS, error, "error")
             self._show_error(QUERIES, error)
@@ -599,7 +467,7 @@ class SettingsPresenter:
         self.settings = settings
         if self._baseline is not None:
             self._baseline = settings
-        fresh = form_values(settings)
+        fresh = settings_to_form(settings)
         self._offer_raks_choices(fresh, None)  # the new ids must be offered before they can be shown
         self.view.set_values({k: fresh[k] for k in (*RAKS_FIELDS, QUERIES) if k in fresh})
         self.view.set_status(TEST_RAKS, "Zapisano profil dopasowany do bazy.", "ok")
@@ -636,7 +504,7 @@ class SettingsPresenter:
     def open_log_folder(self) -> None:
         opener = self._opener
         if opener is None:
-            from ui.app import open_path as opener  # the tray's OS opener
+            from ui.opener import open_path as opener  # the OS default application
         try:
             opener(paths.log_dir())
         except Exception as exc:
@@ -645,58 +513,9 @@ class SettingsPresenter:
 
     # ------------------------------------------------------------------ validation and saving
 
-    def _query_overrides(self, values: dict[str, Any]) -> tuple[dict[str, str], str | None]:
-        """Statements that differ from the defaults, and the first problem with them (or None)."""
-        overrides = {}
-        for name, sql in (values.get(QUERIES) or {}).items():
-            if name in SPECS and normalize_sql(sql) != normalize_sql(DEFAULT_QUERIES[name]):
-                overrides[name] = sql
-        try:
-            Profile.from_overrides(overrides)
-        except ConfigError as exc:
-            return overrides, str(exc)
-        return overrides, None
-
     def validate(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Typed settings values from the form, and Polish messages per field for what is wrong.
-
-        Only what :mod:`agent.settings` cannot see is checked here (text that is not a number or
-        a date, a missing series for a chosen document type, the token); the rest is the file's
-        own validation, run by :func:`update_settings` before it writes.
-        """
-        errors: dict[str, str] = {}
-        typed: dict[str, Any] = {}
-        for key in INT_FIELDS:
-            text = str(values.get(key, "")).strip()
-            try:
-                typed[key] = int(text)
-            except ValueError:
-                errors[key] = "Podaj liczbę całkowitą." if text else "Pole nie może być puste."
-        text = str(values.get("raks.not_before") or "").strip()
-        try:
-            typed["raks.not_before"] = dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            errors["raks.not_before"] = "Podaj datę w formacie RRRR-MM-DD (np. 2026-01-31) albo zostaw puste."
-        for key in ("baselinker.api_url", "raks.user", "raks.charset", "raks.client_library", "baselinker.number_field",
-                    "sync.notifications", "log.level"):
-            typed[key] = str(values.get(key) or "").strip()
-        for key in ("baselinker.invoice_series_id", "baselinker.receipt_series_id",
-                    "baselinker.order_status_on_success", "baselinker.order_status_on_error",
-                    "raks.status_after_send", "raks.status_on_error"):
-            typed[key] = int(values.get(key) or 0)
-        typed["raks.statuses_to_send"] = [int(s) for s in values.get("raks.statuses_to_send") or []]
-        typed["raks.document_types"] = [t for t, _ in DOCUMENT_TYPE_CHOICES if t in (values.get("raks.document_types") or [])]
-        typed["raks.database"] = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
-        typed["sync.auto"] = bool(values.get("sync.auto"))
-
-        # Series 0 is valid: BaseLinker's default series (as the settings template documents).
-        if not (values.get(TOKEN) or "").strip():
-            errors[TOKEN] = "Wpisz token API BaseLinker (BaseLinker → Moje konto → API)."
-        overrides, error = self._query_overrides(values)
-        typed[QUERIES] = overrides
-        if error:
-            errors[QUERIES] = error
-        return typed, errors
+        """Typed settings values from the form and Polish messages per field (the model's table)."""
+        return form_to_settings(values)
 
     def _show_error(self, field: str, message: str) -> None:
         self._shown_errors.add(field)
@@ -706,23 +525,6 @@ class SettingsPresenter:
         for field in self._shown_errors:
             self.view.set_status(field, "", "")
         self._shown_errors.clear()
-
-    def _changes(self, typed: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Keys to set and query overrides to remove, relative to what the file holds."""
-        base = self._baseline
-
-        def old(key: str) -> Any:
-            section, name = key.split(".")
-            value = getattr(getattr(base, section), name)
-            return list(value) if isinstance(value, tuple) else value
-
-        changes = {k: typed[k] for k in MANAGED_KEYS if base is None or old(k) != typed[k]}
-        old_queries = dict((base or self.settings).raks.queries)
-        for name, sql in typed[QUERIES].items():
-            if base is None or normalize_sql(old_queries.get(name, "")) != normalize_sql(sql):
-                changes[f"{QUERIES}.{name}"] = sql
-        removals = [f"{QUERIES}.{name}" for name in old_queries if name not in typed[QUERIES]]
-        return changes, removals
 
     def save(self) -> bool:
         """"Zapisz": validate, write the file (atomically, comments kept) and the secrets; close.
@@ -743,7 +545,7 @@ class SettingsPresenter:
             self.view.set_status(BANNER, f"Nie zapisano — popraw zaznaczone pola ({count}).", "error")
             return False
 
-        changes, removals = self._changes(typed)
+        changes, removals = changes_to_write(self._baseline, self.settings, typed)
         self.view.set_busy("save", True)
         try:
             if changes or not self.path.exists():

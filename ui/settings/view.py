@@ -14,8 +14,8 @@ from typing import Any, Sequence
 import ttkbootstrap as tb
 
 from ui.settings import presenter as p
-from ui.settings.dispatch import TkDispatcher, ensure_style
-from ui.window import Window
+from ui.uiloop import UiLoop
+from ui.window import Window, ensure_style
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class SettingsWindow(Window):
         self.top = tb.Toplevel(master=master, title="Ustawienia — raksbl", minsize=(720, 560))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("cancel"))
         self.presenter: p.SettingsPresenter | None = None
-        self.dispatcher = TkDispatcher(self.top)
+        self.post = UiLoop.of(self.top).poster(self.top)  # worker results, on the Tk thread
         self.fields: dict[str, Any] = {}
         self.status: dict[str, tb.Label] = {}
         self.buttons: dict[str, tb.Button] = {}
@@ -467,7 +467,6 @@ class SettingsWindow(Window):
         if self._closed:
             return
         self._closed = True
-        self.dispatcher.stop()
         try:
             self.top.destroy()
         except tk.TclError:
