@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agent import __version__, paths, secrets
 from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
+from agent.export.states import STATE_PL  # noqa: F401 - the history labels live with the export
 
 log = logging.getLogger(__name__)
 
@@ -31,17 +32,6 @@ RESULT_PL = {
     "in_doubt": "WYMAGA SPRAWDZENIA",
     "deferred": "odłożono",
     "skipped": "pominięto",
-}
-STATE_PL = {
-    "pending": "oczekuje",
-    "creating": "w trakcie (tworzenie)",
-    "created": "w trakcie (utworzono)",
-    "attached": "w trakcie (PDF dołączony)",
-    "bl_done": "w trakcie (status RaksSQL)",
-    "done": "wysłano",
-    "failed": "błąd",
-    "in_doubt": "wymaga sprawdzenia",
-    "skipped": "pominięty",
 }
 
 
@@ -349,6 +339,8 @@ def cmd_history(args) -> int:
 
 
 def cmd_retry(args) -> int:
+    from agent.export.journal import AlreadySent
+
     with _journal() as journal:
         entry = journal.by_id(args.id)
         if entry is None:
@@ -363,7 +355,7 @@ def cmd_retry(args) -> int:
             return 1
         try:
             journal.allow_retry(args.id)
-        except ValueError:
+        except AlreadySent:
             _err(f"Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
                  "poprawce), ustaw w RaksSQL jego status z powrotem na „do wysłania”: PDF trafi do tego samego "
                  "dokumentu w BaseLinker.")
@@ -374,6 +366,8 @@ def cmd_retry(args) -> int:
 
 
 def cmd_skip(args) -> int:
+    from agent.export.journal import AlreadySent
+
     with _journal() as journal:
         entry = journal.by_id(args.id)
         if entry is None:
@@ -381,7 +375,7 @@ def cmd_skip(args) -> int:
             return 2
         try:
             journal.skip(args.id)
-        except ValueError:
+        except AlreadySent:
             _err(f"Dokument {entry.number} został już wysłany.")
             return 1
     _out(f"Dokument {entry.number} nie będzie wysyłany (cofniesz to poleceniem: raksbl retry {args.id}).")
