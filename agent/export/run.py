@@ -23,7 +23,8 @@ from agent.export import account
 from agent.export import events as ev
 from agent.export.journal import Journal
 from agent.export.orders import OrderBook
-from agent.export.protocol import KIND, DocumentExporter, Outcome
+from agent.export.kinds import KINDS, kind_of
+from agent.export.protocol import DocumentExporter, Outcome
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
 
@@ -101,10 +102,10 @@ def _fill_numbers(orders: OrderBook, results: list[DocumentResult], journal: Jou
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
     numbers: dict[tuple[str, int], str] = {}
     try:
-        for doc_type, kind in KIND.items():
+        for doc_type, kind in KINDS.items():
             ids = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == doc_type)
             if ids:
-                numbers.update({(doc_type, i): n for i, n in orders.numbers(kind, ids).items()})
+                numbers.update({(doc_type, i): n for i, n in orders.numbers(kind.name, ids).items()})
     except BaseLinkerError as exc:  # a number for the report is not worth failing anything over
         log.info("could not read BaseLinker numbers after the run: %s", exc)
     for r in missing:
@@ -199,7 +200,7 @@ def run_export(
             bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents)))
             log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
                      len(documents))
-            setup = account.prepare(client, settings, invoices=any(d.doc_type == "FS" for d in documents)) \
+            setup = account.prepare(client, settings, kinds={kind_of(d.doc_type) for d in documents}) \
                 if documents else account.AccountSetup()
             summary.notes.extend(setup.notes)
             for note in setup.notes:
