@@ -21,18 +21,11 @@ from pathlib import Path
 
 from agent import __version__, paths, secrets
 from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
+from agent.export.results import RESULT_PL  # noqa: F401 - the result labels live with the export
 from agent.export.states import STATE_PL  # noqa: F401 - the history labels live with the export
 
 log = logging.getLogger(__name__)
 
-RESULT_PL = {
-    "sent": "wysłano",
-    "would_send": "do wysłania",
-    "failed": "BŁĄD",
-    "in_doubt": "WYMAGA SPRAWDZENIA",
-    "deferred": "odłożono",
-    "skipped": "pominięto",
-}
 
 
 # Characters our messages use that a legacy console or a redirected file (cp1250 on Polish
@@ -162,18 +155,15 @@ def cmd_send(args) -> int:
     settings = _load(args)
     _setup_logging(settings)
     bus = EventBus()
+    bus.subscribe(_print_progress)  # each line as its document finishes, not all at the end
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
     cancel = threading.Event()
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
         summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
                              cancel=cancel, journal=journal)
-    for note in summary.notes:
-        _out(note)
     if not summary.results and not summary.aborted:
         _out("Brak dokumentów do wysłania.")
-    for result in summary.results:
-        _out(format_result_line(result))
     _out(format_summary(summary))
     if interrupted.is_set():
         return EXIT_INTERRUPTED
@@ -183,6 +173,22 @@ def cmd_send(args) -> int:
 
 
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
+
+
+def _print_progress(event: object) -> None:
+    """``raksbl send``'s listener: the run's notes, then one line per finished document, then
+    BaseLinker's numbers of the documents it created (read in one go after the run)."""
+    from agent.export.events import DocumentFinished, NumbersRead, RunStarted
+
+    if isinstance(event, RunStarted):
+        for note in event.notes:
+            _out(note)
+    elif isinstance(event, DocumentFinished):
+        _out(format_result_line(event.result))
+    elif isinstance(event, NumbersRead):
+        _out("Numery nadane przez BaseLinker:")
+        for result in event.results:
+            _out(f"{_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
 
 
 @contextlib.contextmanager

@@ -35,7 +35,6 @@ import datetime as dt
 import logging
 import os
 import signal
-from dataclasses import dataclass
 from decimal import Decimal
 
 from agent.baselinker.client import pdf_data_uri
@@ -44,8 +43,9 @@ from agent.errors import RaksblError, RunAborted
 from agent.export.dbkey import database_key
 from agent.export.journal import Journal, JournalEntry
 from agent.export.kinds import DocumentKind, kind_of
-from agent.export.states import HAS_BL_DOCUMENT, State
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.export.results import Outcome
+from agent.export.states import HAS_BL_DOCUMENT, State
 from agent.notify_policy import documents, plural
 from agent.raks.pdf_source import PdfFileProblem, PdfNotReady
 from agent.raks.repository import Document, RowLocked
@@ -63,15 +63,6 @@ class DocumentFailure(RaksblError):
 
 class DocumentInDoubt(RaksblError):
     """A state the agent cannot settle by itself; a person must look before a retry."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: str  # "sent" | "would_send" | "failed" | "in_doubt" | "deferred" | "skipped"
-    reason: str = ""
-    bl_doc_id: int | None = None
-    bl_number: str | None = None
-    created: bool = False  # this run created the BaseLinker document
 
 
 def crash_point(name: str) -> None:
