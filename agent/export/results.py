@@ -7,7 +7,6 @@ tray's notifications and tooltip, the logs — reads these same types (events.py
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -43,10 +42,6 @@ class DocumentRef:
     number: str
     order_id: int | None
 
-    def label(self) -> str:
-        order = self.order_id if self.order_id is not None else "?"
-        return f"{self.doc_type} {self.number} (zamówienie {order})"
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -64,9 +59,6 @@ class Outcome:
 class DocumentResult:
     ref: DocumentRef
     outcome: Outcome
-
-    def with_number(self, bl_number: str) -> "DocumentResult":
-        return DocumentResult(self.ref, dataclasses.replace(self.outcome, bl_number=bl_number))
 
 
 @dataclass
