@@ -284,7 +284,7 @@ class Journal:
     def mark(
         self,
         entry: JournalEntry,
-        state: str,
+        state: State | str,
         *,
         run_id: str | None = None,
         message: str | None = None,

@@ -119,9 +119,9 @@ class DocumentExporter:
         entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id)
         if entry is None:
             return None
-        if entry.state == "skipped":
+        if entry.state == State.SKIPPED:
             return Outcome("skipped", "pominięty na żądanie użytkownika")
-        if entry.state == "in_doubt" and not entry.retry_allowed:
+        if entry.state == State.IN_DOUBT and not entry.retry_allowed:
             return Outcome("in_doubt", entry.error or "wymaga sprawdzenia")
         return None
 
@@ -167,7 +167,7 @@ class DocumentExporter:
                 # The printout file is still being written: nothing happened yet, next run.
                 return Outcome("deferred", str(exc))
             except DocumentInDoubt as exc:
-                self.journal.mark(entry, "in_doubt", run_id=self.run_id, error=str(exc), retry_allowed=False)
+                self.journal.mark(entry, State.IN_DOUBT, run_id=self.run_id, error=str(exc), retry_allowed=False)
                 return Outcome("in_doubt", str(exc))
             except (DocumentFailure, ApiRefusal) as exc:
                 reason = str(exc)
@@ -274,7 +274,7 @@ class DocumentExporter:
                 f"brak serii numeracji {kind.pl.genitive_plural} ({kind.series_setting_key}) — uruchom raksbl doctor")
         if series:
             params["series_id"] = series
-        entry = self.journal.mark(entry, "creating", run_id=self.run_id, attempts=entry.attempts + 1)
+        entry = self.journal.mark(entry, State.CREATING, run_id=self.run_id, attempts=entry.attempts + 1)
         crash_point("before_create")
         sent_at = self.journal.now()
         try:
@@ -290,16 +290,16 @@ class DocumentExporter:
                 # may still be executing the call: hold the document until a lookup sees what
                 # the call made, or until the quarantine has passed (see _late_create_hold).
                 if exc.may_still_run:
-                    self.journal.mark(entry, "creating", run_id=self.run_id, late_create_since=sent_at,
+                    self.journal.mark(entry, State.CREATING, run_id=self.run_id, late_create_since=sent_at,
                                       error=f"{LATE_CREATE_NOTE}: {exc.message}")
                 raise
             log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
-            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+            entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=target.id)
             return target, entry
         new_id = int(answer.get(id_key) or 0)
         if not new_id:
             raise DocumentInDoubt(f"BaseLinker nie zwrócił identyfikatora po {method} — sprawdź zamówienie {doc.order_id}")
-        entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=new_id)
+        entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=new_id)
         crash_point("after_create")
         created = BLDocument(kind.name, new_id, doc.order_id, "", "", int(series or 0))
         self.orders.remember_documents(kind.name, doc.order_id, [created])
@@ -334,12 +334,13 @@ class DocumentExporter:
                 docs = self.orders.documents(kind, order_id, fresh=True)
                 target = self._find_target(doc, entry, docs)
         if target is None:
-            if entry.state == "creating":
+            if entry.state == State.CREATING:
                 log.info("%s: the earlier create left nothing on order %s; creating now", doc.number, order_id)
             target, entry = self._create(doc, entry)
             created = True
-        elif entry.bl_doc_id != target.id or entry.state in ("pending", "failed", "creating", "in_doubt"):
-            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+        elif entry.bl_doc_id != target.id or entry.state in (
+                State.PENDING, State.FAILED, State.CREATING, State.IN_DOUBT):
+            entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=target.id)
 
         # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number,
         # unless the document came back after it was sent: see _resending).
@@ -354,7 +355,7 @@ class DocumentExporter:
             self.orders.remember_documents(
                 kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
             )
-        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id,
+        entry = self.journal.mark(entry, State.ATTACHED, run_id=self.run_id, bl_doc_id=target.id,
                                   bl_number=target.number or None, message=RESEND_NOTE if resend else None)
         crash_point("after_attach")
 
@@ -363,7 +364,7 @@ class DocumentExporter:
         status = self.settings.baselinker.order_status_on_success
         if status and _int(order.get("order_status_id")) != status:
             self.client.call("setOrderStatus", order_id=order_id, status_id=status)
-        entry = self.journal.mark(entry, "bl_done", run_id=self.run_id)
+        entry = self.journal.mark(entry, State.BL_DONE, run_id=self.run_id)
         crash_point("after_bl_done")
 
         # Step 5: RaksSQL status, conditional, in the transaction holding the row lock.
@@ -372,7 +373,7 @@ class DocumentExporter:
         crash_point("after_status")
         note = None if changed else "status w RaksSQL zmieniono w międzyczasie — zostawiam go"
         self.journal.mark(
-            entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
+            entry, State.DONE, run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
         )
         if resend and not note:
             note = RESEND_NOTE
@@ -386,7 +387,7 @@ class DocumentExporter:
         regenerated): the PDF is attached again to the same BaseLinker document, never a new one
         (_find_target refuses when that document is gone). The journal's history keeps both.
         """
-        return entry.state == "done"
+        return entry.state == State.DONE
 
     def _late_create_hold(self, entry: JournalEntry) -> float:
         """Seconds this document must still wait before a create may follow one that timed out.
@@ -398,7 +399,7 @@ class DocumentExporter:
         what the late request made; only when nothing appeared for LATE_CREATE_QUARANTINE after
         the request was sent does a run create again.
         """
-        if entry.state != "creating" or entry.late_create_since is None:
+        if entry.state != State.CREATING or entry.late_create_since is None:
             return 0.0
         return entry.late_create_since + late_create_quarantine() - self.journal.now()
 
@@ -420,7 +421,7 @@ class DocumentExporter:
     def _after_failure(self, doc: Document, entry: JournalEntry, claim, reason: str) -> None:
         """Record a per-document failure; apply the user's error statuses if they chose them."""
         log.warning("%s %s (order %s) failed: %s", doc.doc_type, doc.number, doc.order_id, reason)
-        self.journal.mark(entry, "failed", run_id=self.run_id, error=reason, retry_allowed=False)
+        self.journal.mark(entry, State.FAILED, run_id=self.run_id, error=reason, retry_allowed=False)
         error_status = self.settings.raks.status_on_error
         if error_status:
             try:
@@ -445,7 +446,7 @@ class DocumentExporter:
             assert doc.order_id is not None
             self._check_order(doc, doc.order_id)
             entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id) or JournalEntry(
-                0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, "pending",
+                0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, State.PENDING,
                 None, None, None, 0, False, 0.0, 0.0, None,
             )
             kind = kind_of(doc.doc_type).name
@@ -463,7 +464,7 @@ class DocumentExporter:
             spec = kind_of(doc.doc_type)
             series = self.series_id(spec)
             what = f"utworzy {spec.pl.accusative} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
-        elif entry.state == "done":
+        elif entry.state == State.DONE:
             what = f"ponownie dołączy aktualny PDF do dokumentu BaseLinker {target.number or target.id}"
         elif target.external_number == doc.number:
             what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"

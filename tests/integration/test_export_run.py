@@ -200,16 +200,3 @@ def test_each_document_is_published_as_it_finishes_and_its_number_after_the_run(
     assert isinstance(seen[0][2], RunStarted) and isinstance(seen[4][2], NumbersRead)
     assert isinstance(seen[-1][2], RunFinished) and seen[-1][2].summary is summary
 
-
-def test_send_prints_each_line_then_the_numbers(export_env):
-    env = export_env
-    order_id = env.add_doc("FS", "FS 5/11/2026")[1]
-    out = env.cli("send")
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.splitlines()
-    number = env.invoices(order_id)[0]["number"]
-    sent = next(i for i, line in enumerate(lines) if line.startswith("FS 5/11/2026") and "wysłano" in line)
-    header = lines.index("Numery nadane przez BaseLinker:")
-    assert sent < header
-    assert lines[header + 1].startswith("FS 5/11/2026") and lines[header + 1].endswith(f"→ {number}")
-    assert lines[-1].startswith("Podsumowanie")
