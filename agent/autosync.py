@@ -40,6 +40,7 @@ import schedule
 from agent.clocked_schedule import ClockedJob, monotonic_datetime
 from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export.events import EventBus
+from agent.export.results import RunSummary
 from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class AutoSyncState:
     trigger: str | None  # of the run in progress
     interval_seconds: int | None
     next_run_at: float | None  # wall-clock epoch seconds; None when paused/unconfigured/stopped
-    last_summary: Any | None
+    last_summary: RunSummary | None
     last_error: str | None
     last_finished_at: float | None  # wall-clock epoch seconds
     stopping: bool = False
@@ -96,12 +97,10 @@ class StateChanged:
     state: AutoSyncState
 
 
-def summary_needs_attention(summary: Any | None) -> bool:
+def summary_needs_attention(summary: RunSummary | None) -> bool:
     if summary is None:
         return False
-    return bool(
-        getattr(summary, "failed", None) or getattr(summary, "in_doubt", None) or getattr(summary, "aborted", None)
-    )
+    return bool(summary.failed or summary.in_doubt or summary.aborted)
 
 
 # --------------------------------------------------------------------------------------------

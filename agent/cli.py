@@ -20,8 +20,8 @@ from pathlib import Path
 
 from agent import __version__, paths, secrets
 from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
-from agent.export.labels import STATE_PL
 from agent.export.report import document_label, format_result_line, format_summary
+from agent.export.states import STATE_PL
 
 log = logging.getLogger(__name__)
 
@@ -107,18 +107,15 @@ def cmd_send(args) -> int:
     settings = _load(args)
     _setup_logging(settings)
     bus = EventBus()
+    bus.subscribe(_print_progress)  # each line as its document finishes, not all at the end
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
     cancel = threading.Event()
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
         summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
                              cancel=cancel, journal=journal)
-    for note in summary.notes:
-        _out(note)
     if not summary.results and not summary.aborted:
         _out("Brak dokumentów do wysłania.")
-    for result in summary.results:
-        _out(format_result_line(result))
     _out(format_summary(summary))
     if interrupted.is_set():
         return EXIT_INTERRUPTED
@@ -128,6 +125,22 @@ def cmd_send(args) -> int:
 
 
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
+
+
+def _print_progress(event: object) -> None:
+    """``raksbl send``'s listener: the run's notes, then one line per finished document, then
+    BaseLinker's numbers of the documents it created (read in one go after the run)."""
+    from agent.export.events import DocumentFinished, NumbersRead, RunStarted
+
+    if isinstance(event, RunStarted):
+        for note in event.notes:
+            _out(note)
+    elif isinstance(event, DocumentFinished):
+        _out(format_result_line(event.result))
+    elif isinstance(event, NumbersRead):
+        _out("Numery nadane przez BaseLinker:")
+        for result in event.results:
+            _out(f"{_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
 
 
 @contextlib.contextmanager
@@ -284,6 +297,8 @@ def cmd_history(args) -> int:
 
 
 def cmd_retry(args) -> int:
+    from agent.export.journal import AlreadySent
+
     with _journal() as journal:
         entry = journal.by_id(args.id)
         if entry is None:
@@ -298,7 +313,7 @@ def cmd_retry(args) -> int:
             return 1
         try:
             journal.allow_retry(args.id)
-        except ValueError:
+        except AlreadySent:
             _err(f"Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
                  "poprawce), ustaw w RaksSQL jego status z powrotem na „do wysłania”: PDF trafi do tego samego "
                  "dokumentu w BaseLinker.")
@@ -309,6 +324,8 @@ def cmd_retry(args) -> int:
 
 
 def cmd_skip(args) -> int:
+    from agent.export.journal import AlreadySent
+
     with _journal() as journal:
         entry = journal.by_id(args.id)
         if entry is None:
@@ -316,7 +333,7 @@ def cmd_skip(args) -> int:
             return 2
         try:
             journal.skip(args.id)
-        except ValueError:
+        except AlreadySent:
             _err(f"Dokument {entry.number} został już wysłany.")
             return 1
     _out(f"Dokument {entry.number} nie będzie wysyłany (cofniesz to poleceniem: raksbl retry {args.id}).")

@@ -15,7 +15,8 @@ Rules (pure logic; the tray decides how to show the :class:`Notification`):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from agent.export.results import DocumentResult, RunSummary
 
 MODES = ("all", "errors", "none")
 APP_TITLE = "raksbl"
@@ -55,20 +56,16 @@ def in_doubt_line(n: int) -> str:
     return f"{documents(n)} {plural(n, 'wymaga', 'wymagają', 'wymaga')} sprawdzenia"
 
 
-def _number(item: Any) -> str:
-    ref = getattr(item, "ref", None)
-    number = getattr(ref, "number", None) or getattr(item, "number", None)
-    return str(number) if number else "?"
+def _number(item: DocumentResult) -> str:
+    return item.ref.number or "?"
 
 
-def _reason(item: Any) -> str:
-    # events carry .reason; run.py's DocumentResult carries it in .outcome.reason
-    reason = getattr(item, "reason", None) or getattr(getattr(item, "outcome", None), "reason", None) or ""
-    reason = str(reason).strip()
+def _reason(item: DocumentResult) -> str:
+    reason = item.outcome.reason.strip()
     return reason if len(reason) <= MAX_REASON else reason[: MAX_REASON - 1] + "…"
 
 
-def _listing(items: list[Any], limit: int) -> list[str]:
+def _listing(items: list[DocumentResult], limit: int) -> list[str]:
     lines = []
     for item in items[:limit]:
         reason = _reason(item)
@@ -78,19 +75,14 @@ def _listing(items: list[Any], limit: int) -> list[str]:
     return lines
 
 
-def _items(summary: Any, name: str) -> list[Any]:
-    return list(getattr(summary, name, None) or [])
-
-
-def problem_signature(summary: Any) -> frozenset:
+def problem_signature(summary: RunSummary) -> frozenset:
     """What identifies "the same problem again": the failed/in-doubt documents, reasons, abort."""
     sig: set[tuple[str, str, str]] = set()
-    for kind in ("failed", "in_doubt"):
-        for item in _items(summary, kind):
+    for kind, items in (("failed", summary.failed), ("in_doubt", summary.in_doubt)):
+        for item in items:
             sig.add((kind, _number(item), _reason(item)))
-    aborted = getattr(summary, "aborted", None)
-    if aborted:
-        sig.add(("aborted", "", str(aborted)))
+    if summary.aborted:
+        sig.add(("aborted", "", summary.aborted))
     return frozenset(sig)
 
 
@@ -118,14 +110,11 @@ class NotifyPolicy:
         self._last_problems = problems
         return new
 
-    def for_summary(self, summary: Any, trigger: str = "auto") -> Notification | None:
+    def for_summary(self, summary: RunSummary, trigger: str = "auto") -> Notification | None:
         """The notification for a finished run's summary, or None."""
-        if getattr(summary, "dry_run", False):
+        if summary.dry_run:
             return None
-        sent = _items(summary, "sent")
-        failed = _items(summary, "failed")
-        in_doubt = _items(summary, "in_doubt")
-        aborted = getattr(summary, "aborted", None)
+        sent, failed, in_doubt, aborted = summary.sent, summary.failed, summary.in_doubt, summary.aborted
         problems = problem_signature(summary)
         news = self._remember(problems)
         if self.mode == "none":
@@ -182,16 +171,16 @@ class NotifyPolicy:
         return Notification("Trwa wysyłanie", "Poprzednie wysyłanie jeszcze trwa - poczekaj na jego zakończenie.")
 
 
-def describe_summary(summary: Any) -> str:
+def describe_summary(summary: RunSummary | None) -> str:
     """A short one-line result for a tooltip: "wysłano 5, błędy 2"."""
     if summary is None:
         return "brak"
-    parts = [f"wysłano {len(_items(summary, 'sent'))}"]
-    if _items(summary, "failed"):
-        parts.append(f"błędy {len(_items(summary, 'failed'))}")
-    if _items(summary, "in_doubt"):
-        parts.append(f"do sprawdzenia {len(_items(summary, 'in_doubt'))}")
-    if getattr(summary, "aborted", None):
+    parts = [f"wysłano {len(summary.sent)}"]
+    if summary.failed:
+        parts.append(f"błędy {len(summary.failed)}")
+    if summary.in_doubt:
+        parts.append(f"do sprawdzenia {len(summary.in_doubt)}")
+    if summary.aborted:
         parts.append("przerwano")
     return ", ".join(parts)
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
-from agent.export.labels import STATE_PL
+from agent.export.states import STATE_PL
 from agent.export.journal import Journal, JournalEntry
 from agent.notify_policy import plural
 

@@ -13,9 +13,11 @@ setting needs them. Messages are Polish: a shop owner reads them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.errors import ConfigError
+from agent.export.kinds import INVOICE, DocumentKind
 
 TEXT_FIELD = "text"
 
@@ -66,11 +68,12 @@ def check_number_field(client, custom_field_id: int) -> None:
         )
 
 
-def prepare(client, settings, *, invoices: bool) -> AccountSetup:
-    """Resolve/check what the settings leave to the account; ``invoices``: FS documents pending."""
+def prepare(client, settings, *, kinds: Iterable[DocumentKind]) -> AccountSetup:
+    """Resolve/check what the settings leave to the account for the ``kinds`` of the pending
+    documents (the invoice series only when invoices are pending)."""
     bl = settings.baselinker
     setup = AccountSetup()
-    if invoices:
+    if INVOICE in set(kinds):
         setup.invoice_series_id, note = resolve_invoice_series(client, bl.invoice_series_id)
         if note:
             setup.notes.append(note)

@@ -1,4 +1,10 @@
-"""Events the core publishes while it works; the CLI, tray, notifications and history listen.
+"""Events the core publishes while it works, each with a listener.
+
+* :class:`RunStarted` — the tray remembers the trigger; ``raksbl send`` prints the run's notes;
+* :class:`DocumentFinished` — ``raksbl send`` prints the document's line as soon as it is done;
+* :class:`NumbersRead` — BaseLinker's own numbers of the documents the run created, read in one
+  list call per 100 after the run (``raksbl send`` prints them);
+* :class:`RunFinished` — the tray's notification and tooltip, the ``raksbl run`` log.
 
 Nothing flows back through this module: listeners only observe. A listener that raises is
 logged and ignored, so a broken UI callback can never stop an export.
@@ -11,19 +17,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
+from agent.export.results import DocumentRef, DocumentResult, RunSummary
+
+__all__ = ["DocumentFinished", "DocumentRef", "EventBus", "NumbersRead", "RunFinished", "RunStarted"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DocumentRef:
-    doc_type: str  # "FS" | "PA"
-    raks_id: int
-    number: str
-    order_id: int | None
-
-    def label(self) -> str:
-        order = self.order_id if self.order_id is not None else "?"
-        return f"{self.doc_type} {self.number} (zamówienie {order})"
 
 
 @dataclass(frozen=True)
@@ -32,56 +30,30 @@ class RunStarted:
     trigger: str  # "manual" | "auto" | "cli"
     dry_run: bool
     pending: int
+    notes: tuple[str, ...] = ()  # what the run resolved itself (e.g. the invoice series chosen)
 
 
 @dataclass(frozen=True)
-class DocumentSent:
-    ref: DocumentRef
-    bl_doc_id: int | None
-    bl_number: str | None
+class DocumentFinished:
+    """One document is done with in this run, whatever its outcome."""
+
+    result: DocumentResult
     dry_run: bool = False
 
 
 @dataclass(frozen=True)
-class DocumentSkipped:
-    ref: DocumentRef
-    reason: str
+class NumbersRead:
+    """BaseLinker's numbers of sent documents that were not known when they finished."""
 
-
-@dataclass(frozen=True)
-class DocumentFailed:
-    ref: DocumentRef
-    reason: str
-
-
-@dataclass(frozen=True)
-class DocumentInDoubt:
-    ref: DocumentRef
-    reason: str
-
-
-@dataclass(frozen=True)
-class DocumentDeferred:
-    """Not attempted now, retried on the next run (row locked in RaksSQL, run stopped, ...)."""
-
-    ref: DocumentRef
-    reason: str
+    results: tuple[DocumentResult, ...]
 
 
 @dataclass(frozen=True)
 class RunFinished:
-    summary: "RunSummary"  # noqa: F821 - defined in agent.export.run
+    summary: RunSummary
 
 
-@dataclass(frozen=True)
-class RunAbortedEvent:
-    reason: str
-
-
-Event = (
-    RunStarted | DocumentSent | DocumentSkipped | DocumentFailed | DocumentInDoubt | DocumentDeferred
-    | RunFinished | RunAbortedEvent
-)
+Event = RunStarted | DocumentFinished | NumbersRead | RunFinished
 
 
 @dataclass

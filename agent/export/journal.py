@@ -32,12 +32,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import StorageError
+from agent.errors import RaksblError, StorageError
+from agent.export.states import State
 from agent.paths import _make_dir
 
 log = logging.getLogger(__name__)
 
-STATES = ("pending", "creating", "created", "attached", "bl_done", "done", "failed", "in_doubt", "skipped")
+STATES = tuple(State)
 # States from which the next run continues the protocol where it stopped.
 IN_PROGRESS = ("creating", "created", "attached", "bl_done")
 
@@ -82,7 +83,7 @@ class JournalEntry:
     raks_id: int
     number: str
     order_id: int | None
-    state: str
+    state: State
     bl_doc_id: int | None
     bl_number: str | None
     error: str | None
@@ -94,6 +95,32 @@ class JournalEntry:
     # When a create whose answer timed out (and may still run at BaseLinker) was sent; the
     # document is held until a lookup sees its result or the quarantine passed (protocol.py).
     late_create_since: float | None = None
+
+
+class JournalError(RaksblError):
+    """A request the journal refuses (the caller's mistake or a stale view, not a broken file)."""
+
+
+class EntryNotFound(JournalError, KeyError):
+    """No journal entry with this id (e.g. ``raksbl retry 999``)."""
+
+    def __str__(self) -> str:
+        return f"Nie ma wpisu {self.args[0]} w dzienniku."
+
+
+class AlreadySent(JournalError, ValueError):
+    """Retry/skip of a document that is already sent: a re-send starts in RaksSQL instead."""
+
+    def __str__(self) -> str:
+        return f"Dokument {self.args[0]} został już wysłany."
+
+
+class UnknownState(JournalError, ValueError):
+    """A programming error: a state outside :class:`State`."""
+
+
+class UnknownField(JournalError, ValueError):
+    """A programming error: ``mark`` was given a field the journal does not have."""
 
 
 class Journal:
@@ -199,6 +226,7 @@ class Journal:
             return None
         data = dict(row)
         data["retry_allowed"] = bool(data["retry_allowed"])
+        data["state"] = State(data["state"])
         return JournalEntry(**data)
 
     def get(self, database: str, doc_type: str, raks_id: int) -> JournalEntry | None:
@@ -256,7 +284,7 @@ class Journal:
     def mark(
         self,
         entry: JournalEntry,
-        state: str,
+        state: State | str,
         *,
         run_id: str | None = None,
         message: str | None = None,
@@ -264,11 +292,12 @@ class Journal:
     ) -> JournalEntry:
         """Durably move ``entry`` to ``state`` (a recovery point) and record it in the history."""
         if state not in STATES:
-            raise ValueError(state)
+            raise UnknownState(state)
+        state = State(state)
         allowed = {"bl_doc_id", "bl_number", "error", "attempts", "retry_allowed", "sent_at", "late_create_since"}
         unknown = set(fields) - allowed
         if unknown:
-            raise ValueError(f"unknown journal fields {unknown}")
+            raise UnknownField(f"unknown journal fields {unknown}")
         now = self._clock()
         sets = ["state=?", "updated_at=?"]
         values: list = [state, now]
@@ -329,9 +358,9 @@ class Journal:
         """The user asks to try a failed / in-doubt / skipped document again."""
         entry = self.by_id(entry_id)
         if entry is None:
-            raise KeyError(entry_id)
-        if entry.state == "done":
-            raise ValueError("document already sent")
+            raise EntryNotFound(entry_id)
+        if entry.state == State.DONE:
+            raise AlreadySent(entry.number)
         # A skipped or failed document simply starts again; an in-doubt one keeps its recovery
         # point but is allowed one more attempt, which re-checks BaseLinker before any create.
         next_state = "pending" if entry.state == "skipped" else entry.state
@@ -340,9 +369,9 @@ class Journal:
     def skip(self, entry_id: int) -> JournalEntry:
         entry = self.by_id(entry_id)
         if entry is None:
-            raise KeyError(entry_id)
-        if entry.state == "done":
-            raise ValueError("document already sent")
+            raise EntryNotFound(entry_id)
+        if entry.state == State.DONE:
+            raise AlreadySent(entry.number)
         return self.mark(entry, "skipped", message="pominięty na żądanie użytkownika")
 
 

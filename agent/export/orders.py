@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from agent.baselinker.errors import ApiRefusal
+from agent.export.kinds import BY_NAME, DocumentKind
 
 log = logging.getLogger(__name__)
 
@@ -52,40 +53,23 @@ def _int(value, default: int = 0) -> int:
         return default
 
 
-def invoice_from_api(raw: dict) -> BLDocument:
+def document_from_api(kind: DocumentKind, raw: dict) -> BLDocument:
+    """A BaseLinker invoice/receipt row (list row, lookup answer) of ``kind``."""
     return BLDocument(
-        kind="invoice",
-        id=_int(raw.get("invoice_id")),
+        kind=kind.name,
+        id=_int(raw.get(kind.id_key)),
         order_id=_int(raw.get("order_id")),
-        number=str(raw.get("number") or ""),
-        external_number=str(raw.get("external_invoice_number") or ""),
+        number=str(next((raw[f] for f in kind.number_fields if raw.get(f)), "")),
+        external_number=str(raw.get(kind.external_number_param) or ""),
         series_id=_int(raw.get("series_id")),
     )
 
 
-def receipt_from_api(raw: dict) -> BLDocument:
-    return BLDocument(
-        kind="receipt",
-        id=_int(raw.get("receipt_id")),
-        order_id=_int(raw.get("order_id")),
-        number=str(raw.get("receipt_full_nr") or raw.get("number") or ""),
-        external_number=str(raw.get("external_receipt_number") or ""),
-        series_id=_int(raw.get("series_id")),
-    )
-
-
-# The list call of each kind: method, list key, id field, converter (up to 100 items, ``id_from``
-# to page on). Which date ``date_from`` filters on and the order of the pages are undocumented:
-# what a list does not show may still exist, so lists only ever *find* documents (to adopt, to
-# read numbers); "there is none" comes only from a per-order lookup (see OrderBook.confirmed).
-# getReceipts rows carry no external_receipt_number: a receipt's file state is never read from
-# them, so receipts are not prefetched at all.
-LISTINGS = {
-    "invoice": ("getInvoices", "invoices", "invoice_id", invoice_from_api),
-    "receipt": ("getReceipts", "receipts", "receipt_id", receipt_from_api),
-}
-#: Kinds whose list rows tell a document's file state (and so may be prefetched).
-PREFETCHED_KINDS = ("invoice",)
+# Lists (each kind's list_method: up to 100 items, ``id_from`` to page on): which date
+# ``date_from`` filters on and the order of the pages are undocumented: what a list does not
+# show may still exist, so lists only ever *find* documents (to adopt, to read numbers); "there
+# is none" comes only from a per-order lookup (see OrderBook.confirmed). Only kinds whose list
+# rows tell a document's file state are prefetched (DocumentKind.prefetched).
 
 
 def order_total(order: dict) -> Decimal:
@@ -131,28 +115,29 @@ class OrderBook:
         return (kind, order_id) in self._confirmed
 
     def _fetch(self, kind: str, order_id: int) -> list[BLDocument]:
-        if kind == "invoice":
-            answer = self.client.call("getInvoices", order_id=order_id)
+        k = BY_NAME[kind]
+        if k.lookup_is_list:
+            answer = self.client.call(k.lookup_method, order_id=order_id)
             return [
-                invoice_from_api(raw)
-                for raw in answer.get("invoices") or []
+                document_from_api(k, raw)
+                for raw in answer.get(k.list_key) or []
                 if _int(raw.get("order_id")) == order_id and (raw.get("type") or "normal") == "normal"
             ]
         try:
-            answer = self.client.call("getReceipt", order_id=order_id)
+            answer = self.client.call(k.lookup_method, order_id=order_id)
         except ApiRefusal as exc:
             if says_not_found(exc.code, exc.message):
                 return []
             raise
-        receipt = receipt_from_api(answer)
-        if not receipt.id:
-            return []  # SUCCESS without a receipt id: the order has none
-        if receipt.order_id not in (0, order_id):
+        found = document_from_api(k, answer)
+        if not found.id:
+            return []  # SUCCESS without a document id: the order has none
+        if found.order_id not in (0, order_id):
             raise ApiRefusal(
-                f"getReceipt dla zamówienia {order_id} zwrócił paragon zamówienia {receipt.order_id}",
-                code="UNEXPECTED_ANSWER", method="getReceipt",
+                f"{k.lookup_method} dla zamówienia {order_id} zwrócił {k.pl.accusative} zamówienia {found.order_id}",
+                code="UNEXPECTED_ANSWER", method=k.lookup_method,
             )
-        return [receipt]
+        return [found]
 
     # -- batch prefetch ----------------------------------------------------------------------
     def prefetch(self, wanted: dict[int, set[str]]) -> None:
@@ -174,7 +159,7 @@ class OrderBook:
         )
         if not oldest:
             return
-        for kind in PREFETCHED_KINDS:
+        for kind in (k.name for k in BY_NAME.values() if k.prefetched):
             orders = {oid for oid, kinds in wanted.items() if kind in kinds and self._orders.get(oid)}
             if len(orders) >= 3:
                 self._prefetch_documents(kind, orders, oldest, budget)
@@ -197,7 +182,8 @@ class OrderBook:
     def _prefetch_documents(self, kind: str, orders: set[int], oldest: int, budget: int) -> None:
         # An order's documents are issued after the order was added; a day's margin covers
         # clock differences. Only a listing that reached its end is complete for every order.
-        method, key, id_key, convert = LISTINGS[kind]
+        k = BY_NAME[kind]
+        method, key, id_key = k.list_method, k.list_key, k.id_key
         found: dict[int, list[BLDocument]] = {oid: [] for oid in orders}
         params = {"date_from": oldest - 86400}
         for _ in range(budget):
@@ -205,7 +191,7 @@ class OrderBook:
             for raw in page:
                 order_id = _int(raw.get("order_id"))
                 if order_id in found and (raw.get("type") or "normal") == "normal":
-                    found[order_id].append(convert(raw))
+                    found[order_id].append(document_from_api(k, raw))
             if len(page) < 100:
                 for order_id, docs in found.items():
                     self._docs[(kind, order_id)] = docs
@@ -217,12 +203,13 @@ class OrderBook:
     def numbers(self, kind: str, ids: list[int]) -> dict[int, str]:
         """BaseLinker's own numbers of documents ``ids`` (sorted ascending): one call for a single
         document, else list pages of 100 from the smallest id."""
-        method, key, id_key, convert = LISTINGS[kind]
+        k = BY_NAME[kind]
+        method, key, id_key = k.list_method, k.list_key, k.id_key
         if len(ids) == 1:
-            if kind == "invoice":
-                rows = self.client.call("getInvoices", invoice_id=ids[0]).get("invoices") or []
+            if k.lookup_is_list:
+                rows = self.client.call(k.lookup_method, **{id_key: ids[0]}).get(key) or []
             else:
-                rows = [self.client.call("getReceipt", receipt_id=ids[0])]  # answers at top level
+                rows = [self.client.call(k.lookup_method, **{id_key: ids[0]})]  # answers at top level
         else:
             rows, next_id = [], ids[0]
             while next_id <= ids[-1]:
@@ -232,7 +219,7 @@ class OrderBook:
                     break
                 next_id = max(_int(raw.get(id_key)) for raw in page) + 1
         wanted = set(ids)
-        return {doc.id: doc.number for doc in map(convert, rows) if doc.id in wanted}
+        return {doc.id: doc.number for doc in (document_from_api(k, raw) for raw in rows) if doc.id in wanted}
 
     def remember_documents(self, kind: str, order_id: int, docs: list[BLDocument]) -> None:
         """What this run itself created/attached on the order (as sure as a lookup)."""

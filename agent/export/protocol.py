@@ -35,7 +35,6 @@ import datetime as dt
 import logging
 import os
 import signal
-from dataclasses import dataclass
 from decimal import Decimal
 
 from agent.baselinker.client import pdf_data_uri
@@ -43,7 +42,10 @@ from agent.baselinker.errors import ApiRefusal, BaseLinkerError, TransportError
 from agent.errors import RaksblError, RunAborted
 from agent.export.dbkey import database_key
 from agent.export.journal import Journal, JournalEntry
+from agent.export.kinds import DocumentKind, kind_of
 from agent.export.orders import BLDocument, OrderBook, order_total
+from agent.export.results import Outcome
+from agent.export.states import HAS_BL_DOCUMENT, State
 from agent.notify_policy import documents, plural
 from agent.raks.pdf_source import PdfFileProblem, PdfNotReady
 from agent.raks.repository import Document, RowLocked
@@ -51,12 +53,8 @@ from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# BaseLinker's limits for the external number; both are below the order fields' 50 characters,
-# so a number that passes here always fits the number field too.
-MAX_EXTERNAL_NUMBER = {"FS": 30, "PA": 20}
-KIND = {"FS": "invoice", "PA": "receipt"}
-KIND_PL = {"FS": "faktura", "PA": "paragon"}
-KIND_ACC = {"FS": "fakturę", "PA": "paragon"}  # biernik: "utworzy fakturę", "ma już paragon"
+# BaseLinker's limits for the external number (kinds.py) are all below the order fields' 50
+# characters, so a number that passes _validate always fits the number field too.
 
 
 class DocumentFailure(RaksblError):
@@ -65,15 +63,6 @@ class DocumentFailure(RaksblError):
 
 class DocumentInDoubt(RaksblError):
     """A state the agent cannot settle by itself; a person must look before a retry."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: str  # "sent" | "would_send" | "failed" | "in_doubt" | "deferred" | "skipped"
-    reason: str = ""
-    bl_doc_id: int | None = None
-    bl_number: str | None = None
-    created: bool = False  # this run created the BaseLinker document
 
 
 def crash_point(name: str) -> None:
@@ -118,15 +107,21 @@ class DocumentExporter:
         # we may change after a failure (never touch an order that may be someone else's).
         self._verified_orders: set[int] = set()
 
+    def series_id(self, kind: DocumentKind) -> int | None:
+        """The numbering series a create of ``kind`` sends (None/0: BaseLinker's default)."""
+        if kind.series_setting == "invoice_series_id":
+            return self.invoice_series_id  # resolved from the account when the setting is 0
+        return getattr(self.settings.baselinker, kind.series_setting)
+
     # -- entry points --------------------------------------------------------------------
     def precheck(self, doc: Document) -> Outcome | None:
         """An outcome decided by the journal alone (skipped / in doubt), else None."""
         entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id)
         if entry is None:
             return None
-        if entry.state == "skipped":
+        if entry.state == State.SKIPPED:
             return Outcome("skipped", "pominięty na żądanie użytkownika")
-        if entry.state == "in_doubt" and not entry.retry_allowed:
+        if entry.state == State.IN_DOUBT and not entry.retry_allowed:
             return Outcome("in_doubt", entry.error or "wymaga sprawdzenia")
         return None
 
@@ -146,7 +141,7 @@ class DocumentExporter:
         wanted: dict[int, set[str]] = {}
         for doc in docs:
             if doc.order_id is not None and doc.has_pdf:
-                wanted.setdefault(doc.order_id, set()).add(KIND[doc.doc_type])
+                wanted.setdefault(doc.order_id, set()).add(kind_of(doc.doc_type).name)
         self.orders.prefetch(wanted)
 
     def export(self, doc: Document, claim=None) -> Outcome:
@@ -172,7 +167,7 @@ class DocumentExporter:
                 # The printout file is still being written: nothing happened yet, next run.
                 return Outcome("deferred", str(exc))
             except DocumentInDoubt as exc:
-                self.journal.mark(entry, "in_doubt", run_id=self.run_id, error=str(exc), retry_allowed=False)
+                self.journal.mark(entry, State.IN_DOUBT, run_id=self.run_id, error=str(exc), retry_allowed=False)
                 return Outcome("in_doubt", str(exc))
             except (DocumentFailure, ApiRefusal) as exc:
                 reason = str(exc)
@@ -181,16 +176,16 @@ class DocumentExporter:
 
     # -- the protocol ----------------------------------------------------------------------
     def _validate(self, doc: Document) -> bytes:
-        kind_pl = KIND_PL[doc.doc_type]
+        kind = kind_of(doc.doc_type)
         if doc.order_id is None:
             raise DocumentFailure(
                 f"brak numeru zamówienia BaseLinker w dokumencie (sygnatura: {doc.order_ref or 'pusta'!r})"
             )
-        limit = MAX_EXTERNAL_NUMBER[doc.doc_type]
+        limit = kind.max_external_number
         if len(doc.number) > limit:
             raise DocumentFailure(
                 f"numer {doc.number!r} ma {len(doc.number)} {plural(len(doc.number), 'znak', 'znaki', 'znaków')}, "
-                f"a BaseLinker przyjmuje najwyżej {limit} dla pola numeru ({kind_pl})"
+                f"a BaseLinker przyjmuje najwyżej {limit} dla pola numeru ({kind.pl.nominative})"
             )
         if not doc.has_pdf:
             if doc.pdf_path:
@@ -235,7 +230,7 @@ class DocumentExporter:
 
     def _find_target(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
         """Step 2's decision over what the order carries now. None = nothing to adopt: create."""
-        kind_pl = KIND_PL[doc.doc_type]
+        pl = kind_of(doc.doc_type).pl
         ours = [d for d in docs if d.external_number == doc.number or (entry.bl_doc_id and d.id == entry.bl_doc_id)]
         if len(ours) > 1:
             # Two BaseLinker documents for one RaksSQL document (e.g. a create that BaseLinker
@@ -251,14 +246,14 @@ class DocumentExporter:
         free = [d for d in docs if not d.has_external_file]
         if foreign and not free:
             raise DocumentFailure(
-                f"zamówienie {doc.order_id} ma już {KIND_ACC[doc.doc_type]} z innym dokumentem zewnętrznym "
+                f"zamówienie {doc.order_id} ma już {pl.accusative} z innym dokumentem zewnętrznym "
                 f"({foreign[0].external_number!r}) — nie nadpisuję; sprawdź zamówienie"
             )
-        if entry.bl_doc_id and entry.state in ("created", "attached", "bl_done", "done"):
+        if entry.bl_doc_id and entry.state in HAS_BL_DOCUMENT:
             raise DocumentInDoubt(
-                f"{'faktura' if doc.doc_type == 'FS' else 'paragon'} BaseLinker o id {entry.bl_doc_id} "
-                f"{'utworzona' if doc.doc_type == 'FS' else 'utworzony'} wcześniej dla tego dokumentu "
-                f"{'zniknęła' if doc.doc_type == 'FS' else 'zniknął'} z zamówienia {doc.order_id} — sprawdź "
+                f"{pl.nominative} BaseLinker o id {entry.bl_doc_id} "
+                f"{pl.created} wcześniej dla tego dokumentu "
+                f"{pl.vanished} z zamówienia {doc.order_id} — sprawdź "
                 "zamówienie, zanim wyślesz ponownie"
             )
         if len(free) == 1:
@@ -271,17 +266,15 @@ class DocumentExporter:
         return None
 
     def _create(self, doc: Document, entry: JournalEntry) -> tuple[BLDocument, JournalEntry]:
-        bl = self.settings.baselinker
+        kind = kind_of(doc.doc_type)
         params: dict = {"order_id": doc.order_id}
-        if doc.doc_type == "FS":
-            method, id_key, series = "addInvoice", "invoice_id", self.invoice_series_id
-            if not series:  # never rely on an undocumented default for addInvoice
-                raise DocumentFailure("brak serii numeracji faktur (baselinker.invoice_series_id) — uruchom raksbl doctor")
-        else:
-            method, id_key, series = "addReceipt", "receipt_id", bl.receipt_series_id
+        method, id_key, series = kind.create_method, kind.id_key, self.series_id(kind)
+        if kind.series_required and not series:  # never rely on an undocumented default
+            raise DocumentFailure(
+                f"brak serii numeracji {kind.pl.genitive_plural} ({kind.series_setting_key}) — uruchom raksbl doctor")
         if series:
             params["series_id"] = series
-        entry = self.journal.mark(entry, "creating", run_id=self.run_id, attempts=entry.attempts + 1)
+        entry = self.journal.mark(entry, State.CREATING, run_id=self.run_id, attempts=entry.attempts + 1)
         crash_point("before_create")
         sent_at = self.journal.now()
         try:
@@ -289,7 +282,7 @@ class DocumentExporter:
         except TransportError as exc:
             # The create may have happened: never send it again blind, look it up.
             log.warning("%s for %s: no answer (%s); looking the order up", method, doc.number, exc)
-            docs = self.orders.documents(KIND[doc.doc_type], doc.order_id, fresh=True)
+            docs = self.orders.documents(kind.name, doc.order_id, fresh=True)
             target = self._find_target(doc, entry, docs)
             if target is None:
                 # Nothing appeared (yet). Leave "creating": the next run looks again before
@@ -297,19 +290,19 @@ class DocumentExporter:
                 # may still be executing the call: hold the document until a lookup sees what
                 # the call made, or until the quarantine has passed (see _late_create_hold).
                 if exc.may_still_run:
-                    self.journal.mark(entry, "creating", run_id=self.run_id, late_create_since=sent_at,
+                    self.journal.mark(entry, State.CREATING, run_id=self.run_id, late_create_since=sent_at,
                                       error=f"{LATE_CREATE_NOTE}: {exc.message}")
                 raise
             log.info("%s for %s: adopted %s %s found after the lost answer", method, doc.number, target.kind, target.id)
-            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+            entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=target.id)
             return target, entry
         new_id = int(answer.get(id_key) or 0)
         if not new_id:
             raise DocumentInDoubt(f"BaseLinker nie zwrócił identyfikatora po {method} — sprawdź zamówienie {doc.order_id}")
-        entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=new_id)
+        entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=new_id)
         crash_point("after_create")
-        created = BLDocument(KIND[doc.doc_type], new_id, doc.order_id, "", "", int(series or 0))
-        self.orders.remember_documents(KIND[doc.doc_type], doc.order_id, [created])
+        created = BLDocument(kind.name, new_id, doc.order_id, "", "", int(series or 0))
+        self.orders.remember_documents(kind.name, doc.order_id, [created])
         return created, entry
 
     def _export_claimed(self, doc: Document, entry: JournalEntry, claim) -> Outcome:
@@ -317,7 +310,8 @@ class DocumentExporter:
         order_id = doc.order_id
         assert order_id is not None
         order = self._check_order(doc, order_id)
-        kind = KIND[doc.doc_type]
+        spec = kind_of(doc.doc_type)
+        kind = spec.name
 
         # Step 2: find or create. After an unknown create outcome, read fresh; so too when the
         # journal already names our BaseLinker document (a resume or a re-send), since only the
@@ -329,11 +323,10 @@ class DocumentExporter:
             hold = self._late_create_hold(entry)
             if hold > 0:
                 until = dt.datetime.fromtimestamp(self.journal.now() + hold).strftime("%H:%M")
-                genitive = "faktury" if doc.doc_type == "FS" else "paragonu"
                 return Outcome(
                     "deferred",
-                    f"BaseLinker nie odpowiedział na utworzenie {genitive} i może je jeszcze wykonać — czekam, "
-                    f"aż {KIND_PL[doc.doc_type]} pojawi się w zamówieniu {order_id} (najdłużej do {until})",
+                    f"BaseLinker nie odpowiedział na utworzenie {spec.pl.genitive} i może je jeszcze wykonać — czekam, "
+                    f"aż {spec.pl.nominative} pojawi się w zamówieniu {order_id} (najdłużej do {until})",
                 )
             if not self.orders.confirmed(kind, order_id):
                 # A list not showing a document does not mean there is none: confirm with the
@@ -341,12 +334,13 @@ class DocumentExporter:
                 docs = self.orders.documents(kind, order_id, fresh=True)
                 target = self._find_target(doc, entry, docs)
         if target is None:
-            if entry.state == "creating":
+            if entry.state == State.CREATING:
                 log.info("%s: the earlier create left nothing on order %s; creating now", doc.number, order_id)
             target, entry = self._create(doc, entry)
             created = True
-        elif entry.bl_doc_id != target.id or entry.state in ("pending", "failed", "creating", "in_doubt"):
-            entry = self.journal.mark(entry, "created", run_id=self.run_id, bl_doc_id=target.id)
+        elif entry.bl_doc_id != target.id or entry.state in (
+                State.PENDING, State.FAILED, State.CREATING, State.IN_DOUBT):
+            entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=target.id)
 
         # Step 3: attach the PDF (repeatable; skipped when BaseLinker already shows our number,
         # unless the document came back after it was sent: see _resending).
@@ -354,19 +348,14 @@ class DocumentExporter:
         if target.external_number != doc.number or resend:
             data = pdf_data_uri(pdf)
             del pdf
-            if kind == "invoice":
-                self.client.call(
-                    "addOrderInvoiceFile", invoice_id=target.id, file=data, external_invoice_number=doc.number
-                )
-            else:
-                self.client.call(
-                    "addOrderReceiptFile", receipt_id=target.id, file=data, external_receipt_number=doc.number
-                )
+            self.client.call(
+                spec.attach_method, **{spec.id_key: target.id, "file": data, spec.external_number_param: doc.number}
+            )
             del data
             self.orders.remember_documents(
                 kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
             )
-        entry = self.journal.mark(entry, "attached", run_id=self.run_id, bl_doc_id=target.id,
+        entry = self.journal.mark(entry, State.ATTACHED, run_id=self.run_id, bl_doc_id=target.id,
                                   bl_number=target.number or None, message=RESEND_NOTE if resend else None)
         crash_point("after_attach")
 
@@ -375,7 +364,7 @@ class DocumentExporter:
         status = self.settings.baselinker.order_status_on_success
         if status and _int(order.get("order_status_id")) != status:
             self.client.call("setOrderStatus", order_id=order_id, status_id=status)
-        entry = self.journal.mark(entry, "bl_done", run_id=self.run_id)
+        entry = self.journal.mark(entry, State.BL_DONE, run_id=self.run_id)
         crash_point("after_bl_done")
 
         # Step 5: RaksSQL status, conditional, in the transaction holding the row lock.
@@ -384,7 +373,7 @@ class DocumentExporter:
         crash_point("after_status")
         note = None if changed else "status w RaksSQL zmieniono w międzyczasie — zostawiam go"
         self.journal.mark(
-            entry, "done", run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
+            entry, State.DONE, run_id=self.run_id, sent_at=self.journal.now(), retry_allowed=False, message=note
         )
         if resend and not note:
             note = RESEND_NOTE
@@ -398,7 +387,7 @@ class DocumentExporter:
         regenerated): the PDF is attached again to the same BaseLinker document, never a new one
         (_find_target refuses when that document is gone). The journal's history keeps both.
         """
-        return entry.state == "done"
+        return entry.state == State.DONE
 
     def _late_create_hold(self, entry: JournalEntry) -> float:
         """Seconds this document must still wait before a create may follow one that timed out.
@@ -410,7 +399,7 @@ class DocumentExporter:
         what the late request made; only when nothing appeared for LATE_CREATE_QUARANTINE after
         the request was sent does a run create again.
         """
-        if entry.state != "creating" or entry.late_create_since is None:
+        if entry.state != State.CREATING or entry.late_create_since is None:
             return 0.0
         return entry.late_create_since + late_create_quarantine() - self.journal.now()
 
@@ -432,7 +421,7 @@ class DocumentExporter:
     def _after_failure(self, doc: Document, entry: JournalEntry, claim, reason: str) -> None:
         """Record a per-document failure; apply the user's error statuses if they chose them."""
         log.warning("%s %s (order %s) failed: %s", doc.doc_type, doc.number, doc.order_id, reason)
-        self.journal.mark(entry, "failed", run_id=self.run_id, error=reason, retry_allowed=False)
+        self.journal.mark(entry, State.FAILED, run_id=self.run_id, error=reason, retry_allowed=False)
         error_status = self.settings.raks.status_on_error
         if error_status:
             try:
@@ -457,10 +446,10 @@ class DocumentExporter:
             assert doc.order_id is not None
             self._check_order(doc, doc.order_id)
             entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id) or JournalEntry(
-                0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, "pending",
+                0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, State.PENDING,
                 None, None, None, 0, False, 0.0, 0.0, None,
             )
-            kind = KIND[doc.doc_type]
+            kind = kind_of(doc.doc_type).name
             target = self._find_target(doc, entry, self.orders.documents(kind, doc.order_id, fresh=_needs_lookup(entry)))
             if target is None and not self.orders.confirmed(kind, doc.order_id):
                 # As before a real create: a list not showing a document proves nothing.
@@ -472,9 +461,10 @@ class DocumentExporter:
         except (DocumentFailure, ApiRefusal) as exc:
             return Outcome("failed", str(exc))
         if target is None:
-            series = self.invoice_series_id if doc.doc_type == "FS" else self.settings.baselinker.receipt_series_id
-            what = f"utworzy {KIND_ACC[doc.doc_type]} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
-        elif entry.state == "done":
+            spec = kind_of(doc.doc_type)
+            series = self.series_id(spec)
+            what = f"utworzy {spec.pl.accusative} BaseLinker (seria {series or 'domyślna'}) i dołączy PDF"
+        elif entry.state == State.DONE:
             what = f"ponownie dołączy aktualny PDF do dokumentu BaseLinker {target.number or target.id}"
         elif target.external_number == doc.number:
             what = f"PDF już jest w BaseLinker ({target.number or target.id}); tylko uzupełni statusy"
@@ -507,9 +497,7 @@ def _needs_lookup(entry: JournalEntry) -> bool:
     """Whether step 2 must read the order's documents with the per-order lookup, not a list:
     after a create with an unknown outcome, and whenever the journal names our BaseLinker
     document (a list that misses it would otherwise look like the document vanished)."""
-    return entry.state == "creating" or (
-        bool(entry.bl_doc_id) and entry.state in ("created", "attached", "bl_done", "done")
-    )
+    return entry.state == State.CREATING or (bool(entry.bl_doc_id) and entry.state in HAS_BL_DOCUMENT)
 
 
 def _label(d: BLDocument) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from agent.export.labels import RESULT_PL
+from agent.export.results import RESULT_PL
 
 
 def format_result_line(result) -> str:

@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 
 from agent import secrets
 from agent.baselinker.client import BaseLinkerClient
@@ -22,98 +21,46 @@ from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export import account
 from agent.export import events as ev
 from agent.export.journal import Journal
+from agent.export.kinds import KINDS, kind_of
 from agent.export.orders import OrderBook
-from agent.export.protocol import KIND, DocumentExporter, Outcome
+from agent.export.protocol import DocumentExporter
+from agent.export.results import DocumentResult, Outcome, RunSummary
+
+__all__ = ["CHUNK", "STOPPED", "DocumentResult", "RunSummary", "run_export"]
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class DocumentResult:
-    ref: ev.DocumentRef
-    outcome: Outcome
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    trigger: str
-    dry_run: bool
-    started_at: float
-    finished_at: float | None = None
-    results: list[DocumentResult] = field(default_factory=list)
-    aborted: str | None = None
-    notes: list[str] = field(default_factory=list)  # what the run resolved itself (shown first)
-    not_attempted: int = 0  # pending documents left for the next run (cap, stop, abort)
-    api_calls: int = 0
-
-    def _with(self, *results: str) -> list[DocumentResult]:
-        return [r for r in self.results if r.outcome.result in results]
-
-    @property
-    def sent(self) -> list[DocumentResult]:
-        return self._with("sent", "would_send")
-
-    @property
-    def failed(self) -> list[DocumentResult]:
-        return self._with("failed")
-
-    @property
-    def in_doubt(self) -> list[DocumentResult]:
-        return self._with("in_doubt")
-
-    @property
-    def deferred(self) -> list[DocumentResult]:
-        return self._with("deferred")
-
-    @property
-    def skipped(self) -> list[DocumentResult]:
-        return self._with("skipped")
-
-    @property
-    def ok(self) -> bool:
-        """Every pending document was sent (or deliberately skipped) and nothing stopped the run."""
-        return not (self.aborted or self.failed or self.in_doubt or self.deferred or self.not_attempted)
-
-
 def _ref(doc: Document) -> ev.DocumentRef:
     return ev.DocumentRef(doc.doc_type, doc.raks_id, doc.number, doc.order_id)
 
 
-def _event_for(ref: ev.DocumentRef, outcome: Outcome, dry_run: bool):
-    if outcome.result in ("sent", "would_send"):
-        return ev.DocumentSent(ref, outcome.bl_doc_id, outcome.bl_number, dry_run=dry_run)
-    cls = {
-        "failed": ev.DocumentFailed,
-        "in_doubt": ev.DocumentInDoubt,
-        "deferred": ev.DocumentDeferred,
-        "skipped": ev.DocumentSkipped,
-    }[outcome.result]
-    return cls(ref, outcome.reason)
-
-
 def _fill_numbers(orders: OrderBook, results: list[DocumentResult], journal: Journal | None = None,
-                  database_key: str = "") -> None:
+                  database_key: str = "") -> list[DocumentResult]:
     """Read BaseLinker's own numbers of the documents this run created (one list call per 100)
-    and store them in the journal, so the history shows them too."""
+    and store them in the journal, so the history shows them too. Returns the results whose
+    number was filled in."""
     missing = [r for r in results if r.outcome.result == "sent" and r.outcome.bl_doc_id and not r.outcome.bl_number]
     numbers: dict[tuple[str, int], str] = {}
     try:
-        for doc_type, kind in KIND.items():
+        for doc_type, kind in KINDS.items():
             ids = sorted(r.outcome.bl_doc_id for r in missing if r.ref.doc_type == doc_type)
             if ids:
-                numbers.update({(doc_type, i): n for i, n in orders.numbers(kind, ids).items()})
+                numbers.update({(doc_type, i): n for i, n in orders.numbers(kind.name, ids).items()})
     except BaseLinkerError as exc:  # a number for the report is not worth failing anything over
         log.info("could not read BaseLinker numbers after the run: %s", exc)
+    filled = []
     for r in missing:
         number = numbers.get((r.ref.doc_type, r.outcome.bl_doc_id))
         if number:
             r.outcome = dataclasses.replace(r.outcome, bl_number=number)
+            filled.append(r)
             entry = journal.get(database_key, r.ref.doc_type, r.ref.raks_id) if journal is not None else None
             if entry is not None and entry.bl_doc_id == r.outcome.bl_doc_id:
                 journal.set_bl_number(entry.id, number)
+    return filled
 
 
 # Documents are claimed (row-locked in RaksSQL) a chunk at a time, then BaseLinker's view of
@@ -145,10 +92,9 @@ def _export_all(exporter: DocumentExporter, documents: list[Document], summary: 
                     summary.not_attempted += len(documents) - start - index
                     log.error("run %s stopped at %s: %s", summary.run_id, doc.number, _abort_message(exc))
                     return _abort_message(exc)
-                ref = _ref(doc)
-                summary.results.append(DocumentResult(ref, outcome))
-                if outcome.result != "sent":  # sent ones are published once their numbers are known
-                    bus.publish(_event_for(ref, outcome, dry_run))
+                result = DocumentResult(_ref(doc), outcome)
+                summary.results.append(result)
+                bus.publish(ev.DocumentFinished(dataclasses.replace(result), dry_run=dry_run))
         except (RunAborted, Cancelled, BaseLinkerError) as exc:  # while claiming or prefetching
             summary.not_attempted += len(documents) - start
             return _abort_message(exc)
@@ -184,34 +130,29 @@ def run_export(
     )
     summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time())
     try:
-        try:
-            repo = RaksRepository(settings.raks, password)
-            repo.connect()
-        except RaksConnectionError as exc:
-            bus.publish(ev.RunAbortedEvent(str(exc)))
-            raise
+        repo = RaksRepository(settings.raks, password)
+        repo.connect()
         try:
             documents = repo.pending_documents()
             cap = limit if limit is not None else (settings.sync.max_documents_per_run or None)
             if cap is not None and len(documents) > cap:
                 summary.not_attempted = len(documents) - cap
                 documents = documents[:cap]
-            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents)))
             log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
                      len(documents))
-            setup = account.prepare(client, settings, invoices=any(d.doc_type == "FS" for d in documents)) \
+            setup = account.prepare(client, settings, kinds={kind_of(d.doc_type) for d in documents}) \
                 if documents else account.AccountSetup()
             summary.notes.extend(setup.notes)
             for note in setup.notes:
                 log.info("run %s: %s", summary.run_id, note)
+            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes)))
             exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
                                         invoice_series_id=setup.invoice_series_id)
             summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
             if not dry_run and not summary.aborted:
-                _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
-            for result in summary.results:
-                if result.outcome.result == "sent":
-                    bus.publish(_event_for(result.ref, result.outcome, dry_run))
+                filled = _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
+                if filled:
+                    bus.publish(ev.NumbersRead(tuple(dataclasses.replace(r) for r in filled)))
         finally:
             repo.close()
     except ConfigError:
@@ -221,8 +162,6 @@ def run_export(
         summary.api_calls = client.calls
         if own_journal:
             journal.close()
-    if summary.aborted:
-        bus.publish(ev.RunAbortedEvent(summary.aborted))
     bus.publish(ev.RunFinished(summary))
     return summary
 

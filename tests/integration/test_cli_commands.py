@@ -159,3 +159,18 @@ def test_send_counts_its_requests_in_the_shared_budget_of_the_data_dir(export_en
         (count,) = db.execute("SELECT COUNT(*) FROM slots").fetchone()
     assert count == len(env.state.calls) > 0  # every request of that process, still in the window
     assert TOKEN.encode() not in ledger.read_bytes()
+
+
+def test_send_prints_each_line_then_the_numbers(export_env):
+    """Issue 10.3: a line per document as it finishes, then BaseLinker's numbers, then the summary."""
+    env = export_env
+    order_id = env.add_doc("FS", "FS 5/11/2026")[1]
+    out = env.cli("send")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    number = env.invoices(order_id)[0]["number"]
+    sent = next(i for i, line in enumerate(lines) if line.startswith("FS 5/11/2026") and "wysłano" in line)
+    header = lines.index("Numery nadane przez BaseLinker:")
+    assert sent < header
+    assert lines[header + 1].startswith("FS 5/11/2026") and lines[header + 1].endswith(f"→ {number}")
+    assert lines[-1].startswith("Podsumowanie")

@@ -171,3 +171,32 @@ def test_baselinker_numbers_are_read_with_one_list_call_per_kind(export_env):
     after = methods[last_create + 1:]
     assert after.count("getReceipts") == 1 and after.count("getInvoices") == 1
     assert "getReceipt" not in after
+
+
+def test_each_document_is_published_as_it_finishes_and_its_number_after_the_run(export_env):
+    """Issue 10.3: `raksbl send` prints a line per document as it finishes, not all at the end."""
+    from agent.export.events import DocumentFinished, EventBus, NumbersRead, RunFinished, RunStarted
+
+    env = export_env
+    orders = [env.add_doc("FS")[1] for _ in range(3)]
+    bus, seen = EventBus(), []
+
+    def listen(event):
+        creates = sum(1 for c in env.state.write_calls() if c.method == "addInvoice")
+        seen.append((type(event).__name__, creates, event))
+
+    bus.subscribe(listen)
+    summary = env.run(bus=bus)
+
+    assert [name for name, _, _ in seen] == (
+        ["RunStarted"] + ["DocumentFinished"] * 3 + ["NumbersRead", "RunFinished"])
+    # each document's event comes before the next document is created: it is live progress
+    assert [creates for name, creates, _ in seen if name == "DocumentFinished"] == [1, 2, 3]
+    finished = [e.result for name, _, e in seen if name == "DocumentFinished"]
+    assert [r.ref.order_id for r in finished] == orders
+    assert all(r.outcome.result == "sent" and r.outcome.bl_doc_id for r in finished)
+    numbers = {r.ref.order_id: r.outcome.bl_number for r in seen[4][2].results}
+    assert numbers == {o: env.invoices(o)[0]["number"] for o in orders}
+    assert isinstance(seen[0][2], RunStarted) and isinstance(seen[4][2], NumbersRead)
+    assert isinstance(seen[-1][2], RunFinished) and seen[-1][2].summary is summary
+

@@ -21,10 +21,8 @@ journal entry says visibly why not).
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -46,72 +44,14 @@ from agent.sandbox import UNDOCUMENTED_VARIANTS
 from agent.errors import RunAborted
 from agent.export.journal import Journal
 from agent.export.protocol import LATE_CREATE_QUARANTINE, DocumentExporter
-from agent.raks.repository import Document
 from agent.settings import load_settings, write_default_settings
 from tests.support.export_env import INVOICE_SERIES, RECEIPT_SERIES, TOKEN
+from tests.support.protocol_fakes import SENT, FakeRaks
 
-TO_SEND, SENT = 2, 3
 CLIENT_TIMEOUT = 0.3
 FAULT_METHODS = ["addInvoice", "addReceipt", "getInvoices", "getReceipt", "getOrders",
                  "addOrderInvoiceFile", "addOrderReceiptFile"]
 FOREIGN_PDF = b"%PDF-1.4 printed by a fiscal printer"
-
-
-class FakeClaim:
-    def __init__(self, raks: "FakeRaks", doc: Document):
-        self.raks, self.doc = raks, doc
-        self.new_status: int | None = None
-        self.closed = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if not self.closed:
-            self.rollback()
-
-    @property
-    def still_to_send(self) -> bool:
-        return self.raks.status[self.doc.key] == TO_SEND
-
-    def set_status(self, status: int) -> bool:
-        if not self.still_to_send:
-            return False
-        self.new_status = status
-        return True
-
-    def commit(self) -> None:
-        if self.new_status is not None:
-            self.raks.status[self.doc.key] = self.new_status
-        self.closed = True
-
-    def rollback(self) -> None:
-        self.closed = True
-
-
-class FakeRaks:
-    """RaksSQL's side of the protocol: documents, their status and PDF."""
-
-    def __init__(self):
-        self.docs: dict[tuple[str, int], Document] = {}
-        self.status: dict[tuple[str, int], int] = {}
-        self.pdf: dict[tuple[str, int], bytes] = {}
-
-    def add(self, doc_type: str, raks_id: int, order_id: int) -> Document:
-        pdf = b"%PDF-1.4 " + f"{doc_type} {raks_id}".encode()
-        doc = Document(raks_id, doc_type, f"{doc_type} {raks_id}/12/2026", dt.date(2026, 12, 1), f"BL {order_id}",
-                       order_id, TO_SEND, "Firma", "", Decimal("123.00"), "PLN", True, len(pdf))
-        self.docs[doc.key], self.status[doc.key], self.pdf[doc.key] = doc, TO_SEND, pdf
-        return doc
-
-    def claim(self, doc: Document) -> FakeClaim:
-        return FakeClaim(self, doc)
-
-    def read_pdf(self, doc: Document) -> bytes:
-        return self.pdf[doc.key]
-
-    def pending(self) -> list[Document]:
-        return [d for k, d in sorted(self.docs.items()) if self.status[k] == TO_SEND]
 
 
 def make_machine(server: SandboxServer, state: SandboxState, variant: dict):

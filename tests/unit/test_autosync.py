@@ -14,6 +14,15 @@ from agent.export.events import EventBus
 from agent.settings import Settings, SettingsFile, SyncSettings, update_settings, write_default_settings
 
 
+def _summary(*, sent: int = 0, aborted: str | None = None):
+    """A real RunSummary, as run_export returns it (the tray and autosync read its fields)."""
+    from agent.export.results import DocumentRef, DocumentResult, Outcome, Result, RunSummary
+
+    results = [DocumentResult(DocumentRef("FS", i, f"FS {i}/2026", 100 + i), Outcome(Result.SENT))
+               for i in range(1, sent + 1)]
+    return RunSummary(run_id="t", trigger="auto", dry_run=False, started_at=0.0, results=results, aborted=aborted)
+
+
 class FakeClock:
     def __init__(self, t: float = 1000.0):
         self.t = t
@@ -54,7 +63,7 @@ class FakeRun:
         self.calls.append((trigger, settings))
         if self.body:
             return self.body(trigger, cancel)
-        return SimpleNamespace(sent=[], failed=[], in_doubt=[], deferred=[], skipped=[], aborted=None)
+        return _summary()
 
 
 def make(settings=None, run=None, clock=None, **kw):
@@ -109,7 +118,7 @@ def test_runs_never_overlap_and_manual_run_during_a_run_is_coalesced():
         inner["tick"] = h.sync.tick()
         inner["manual"] = h.sync.run_now()
         inner["running"] = h.sync.state().running
-        return SimpleNamespace(sent=[], failed=[], in_doubt=[], aborted=None)
+        return _summary()
 
     h = make(run=FakeRun(body))
     h.clock.advance(5)
@@ -205,7 +214,7 @@ def test_exception_in_a_run_is_reported_and_the_loop_goes_on():
         exc = next(outcomes)
         if exc:
             raise exc
-        return SimpleNamespace(sent=[1], failed=[], in_doubt=[], aborted=None)
+        return _summary(sent=1)
 
     h = make(run=FakeRun(body))
     h.clock.advance(5)
@@ -279,7 +288,7 @@ def test_clean_stop_mid_run_sets_the_cancel_event_and_joins():
     def body(trigger, cancel):
         started.set()
         observed["cancelled"] = cancel.wait(10)
-        return SimpleNamespace(sent=[], failed=[], in_doubt=[], aborted="przerwano")
+        return _summary(aborted="przerwano")
 
     run = FakeRun(body)
     sync = AutoSync(Provider(make_settings()), run, bus=EventBus(), first_run_delay=0, poll_seconds=0.05)
@@ -301,7 +310,7 @@ def fake_run(settings, *, trigger, bus, cancel):
     print("RUN", trigger, flush=True)
     cancel.wait(30)   # a long run: SIGTERM must stop it through the cancel event
     print("CANCELLED" if cancel.is_set() else "TIMEOUT", flush=True)
-    return SimpleNamespace(sent=[], failed=[], in_doubt=[], deferred=[], aborted="przerwano")
+    return _summary(aborted="przerwano")
 sys.exit(cli.cmd_run(SimpleNamespace(config=sys.argv[1]), run_fn=fake_run))
 """
 

@@ -194,3 +194,33 @@ def test_a_late_create_hold_follows_its_entry_to_the_database_identity(tmp_path)
         restored = fresh.ensure("fb:/db/f1.fdb@x", "FS", 7, "FS 7", 70)
         assert restored.state == "creating" and restored.late_create_since == 990.0
         assert fresh.ensure("127.0.0.1:/db/F1.fdb", "FS", 7, "FS 7", 70).late_create_since is None
+
+
+def test_journal_states_are_typed_with_their_polish_label(tmp_path):
+    from agent.export.states import State
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        entry = journal.ensure("db", "FS", 7, "FV 1/2026", 10)
+        assert entry.state is State.PENDING
+        assert entry.state.label == "oczekuje"
+        entry = journal.mark(entry, "failed", error="x")
+        assert journal.get("db", "FS", 7).state is State.FAILED
+        assert State.label_of("in_doubt") == "wymaga sprawdzenia"
+
+
+def test_journal_refusals_are_typed_errors(tmp_path):
+    from agent.errors import RaksblError
+    from agent.export.journal import AlreadySent, EntryNotFound, UnknownState
+
+    with Journal(tmp_path / "j.sqlite") as journal:
+        with pytest.raises(EntryNotFound) as missing:
+            journal.allow_retry(999)
+        assert isinstance(missing.value, RaksblError)
+        assert "999" in str(missing.value)
+        entry = journal.ensure("db", "FS", 7, "FV 1/2026", 10)
+        with pytest.raises(UnknownState):
+            journal.mark(entry, "sent")
+        journal.mark(entry, "done")
+        with pytest.raises(AlreadySent) as sent:
+            journal.skip(entry.id)
+        assert "FV 1/2026" in str(sent.value)

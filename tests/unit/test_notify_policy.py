@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from agent.export.events import DocumentFailed, DocumentInDoubt, DocumentRef, DocumentSent
+from agent.export.results import DocumentRef, DocumentResult, Outcome, RunSummary
 from agent.notify_policy import NotifyPolicy, describe_summary, documents, failed_line, in_doubt_line, sent_line
 
 
@@ -15,16 +13,20 @@ def ref(n):
 
 
 def sent(*ns):
-    return [DocumentSent(ref(n), 500 + n, f"BL/{n}") for n in ns]
+    return [DocumentResult(ref(n), Outcome("sent", bl_doc_id=500 + n, bl_number=f"BL/{n}")) for n in ns]
 
 
 def failed(*pairs):
-    return [DocumentFailed(ref(n), reason) for n, reason in pairs]
+    return [DocumentResult(ref(n), Outcome("failed", reason)) for n, reason in pairs]
 
 
-def summary(sent_=(), failed_=(), in_doubt=(), aborted=None):
-    return SimpleNamespace(sent=list(sent_), failed=list(failed_), in_doubt=list(in_doubt), deferred=[],
-                           skipped=[], aborted=aborted)
+def doubtful(n, reason):
+    return DocumentResult(ref(n), Outcome("in_doubt", reason))
+
+
+def summary(sent_=(), failed_=(), in_doubt=(), aborted=None, dry_run=False):
+    """A real RunSummary, as run_export returns it (the tray reads nothing else)."""
+    return RunSummary("r1", "auto", dry_run, 0.0, results=[*sent_, *failed_, *in_doubt], aborted=aborted)
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,7 @@ def test_failure_notification_has_numbers_and_reasons():
 
 
 def test_in_doubt_and_aborted():
-    s = summary(in_doubt=[DocumentInDoubt(ref(3), "Nie wiadomo, czy faktura powstała")])
+    s = summary(in_doubt=[doubtful(3, "Nie wiadomo, czy faktura powstała")])
     n = NotifyPolicy().for_summary(s)
     assert n.title == "1 dokument wymaga sprawdzenia" and "FS 3/2026" in n.body
     n = NotifyPolicy().for_summary(summary(aborted="Błędny token BaseLinker"))

@@ -11,7 +11,8 @@ from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
-from agent.export.events import DocumentFailed, DocumentRef, DocumentSent, RunFinished, RunStarted  # noqa: E402
+from agent.export.events import RunFinished, RunStarted  # noqa: E402
+from agent.export.results import DocumentRef, DocumentResult, Outcome, RunSummary  # noqa: E402
 from agent.settings import load_settings, update_settings, write_default_settings  # noqa: E402
 from ui import autostart  # noqa: E402
 from ui.app import TrayApp, UiLoop  # noqa: E402
@@ -56,11 +57,12 @@ class FakeRun:
             self.during()
         ref = DocumentRef("FS", 1, "FS 1/2026", 11)
         if self.result == "ok":
-            s = SimpleNamespace(sent=[DocumentSent(ref, 5, "BL1"), DocumentSent(ref, 6, "BL2")], failed=[],
-                                in_doubt=[], deferred=[], skipped=[], aborted=None)
+            results = [DocumentResult(ref, Outcome("sent", bl_doc_id=5, bl_number="BL1")),
+                       DocumentResult(ref, Outcome("sent", bl_doc_id=6, bl_number="BL2"))]
         else:
-            s = SimpleNamespace(sent=[], failed=[DocumentFailed(ref, "Brak PDF")], in_doubt=[], deferred=[],
-                                skipped=[], aborted=None)
+            results = [DocumentResult(ref, Outcome("failed", "Brak PDF"))]
+        # the summary run_export returns, not a look-alike: the tray reads nothing else
+        s = RunSummary("r1", trigger, False, 0.0, results=results)
         bus.publish(RunFinished(s))
         return s
 
