@@ -140,7 +140,7 @@ def _print_progress(event: object) -> None:
     elif isinstance(event, NumbersRead):
         _out("Numery nadane przez BaseLinker:")
         for result in event.results:
-            _out(f"{_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
+            _out(f"{document_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
 
 
 @contextlib.contextmanager
