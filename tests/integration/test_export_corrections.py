@@ -24,7 +24,7 @@ def test_invoice_then_its_corrections_in_one_run_then_rerun_writes_nothing(expor
     env.configure(baselinker__number_field=f"custom:{CUSTOM_FIELD}", baselinker__order_status_on_success=ORDER_STATUS_SENT)
     fs_id, order_id = env.add_doc("FS", "FS 1/12/2026")
     pdf1 = schema.make_pdf("Korekta KOR 1/12/2026")
-    # Inserted before... no: ordered by type, so the KS (issued the same day) waits for its FS.
+    # Same issue date: the run still orders the invoice before its corrections.
     ks1 = env.add_correction(fs_id, "KOR 1/12/2026", pdf=pdf1)
     ks2 = env.add_correction(fs_id, "KOR 2/12/2026")
 
@@ -68,8 +68,7 @@ def test_correction_of_an_invoice_not_in_baselinker_fails_alone_and_goes_next_ru
     assert env.corrections(order_id) == []
     assert env.status("KS", ks_id) == 2  # no error status: it is not the correction's fault
 
-    schema.set_document_status(env.conn, "FS", fs_id, 2) if hasattr(schema, "set_document_status") else \
-        _set_fs_status(env, fs_id, 2)
+    _set_fs_status(env, fs_id, 2)  # the user releases the invoice
     again = env.run()
     assert {r.ref.number: r.outcome.result for r in again.results} == {"FS 2/12/2026": "sent", "KOR 3/12/2026": "sent"}
     [correction] = env.corrections(order_id)
