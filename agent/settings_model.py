@@ -19,15 +19,13 @@ from typing import Any, Callable, Iterable
 from agent import secrets as agent_secrets
 from agent.errors import ConfigError
 from agent.raks.profile import DEFAULT_QUERIES, SPECS, Profile
-from agent.settings import Settings
+from agent.settings import DOCUMENT_TYPES, Settings
 
 TOKEN = "secret:" + agent_secrets.BASELINKER_TOKEN
 PASSWORD = "secret:" + agent_secrets.RAKS_PASSWORD
 SERVER = "raks.server"
 DB_PATH = "raks.path"
 QUERIES = "raks.queries"
-
-DOCUMENT_TYPES = ("FS", "PA")
 
 
 class FieldError(ValueError):
