@@ -318,10 +318,13 @@ def set_document_status(conn: fdb.Connection, doc_type: str, raks_id: int, statu
     """Set a document's status unconditionally (as a RaksSQL user would); commits."""
     cur = conn.cursor()
     try:
-        cur.execute(
-            "UPDATE GM_FS SET ID_STATUSU = ? WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?",
-            (status_id, doc_type, raks_id),
-        )
+        if doc_type == "KS":
+            cur.execute("UPDATE GM_KS SET ID_STATUSU = ? WHERE ID = ?", (status_id, raks_id))
+        else:
+            cur.execute(
+                "UPDATE GM_FS SET ID_STATUSU = ? WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?",
+                (status_id, doc_type, raks_id),
+            )
         conn.commit()
     except Exception:
         conn.rollback()

@@ -159,6 +159,8 @@ class ExportEnv:
         return self.state.receipts_for_order(order_id)
 
     def documents(self, doc_type: str, order_id: int) -> list[dict]:
+        if doc_type == "KS":
+            return self.corrections(order_id)
         return self.invoices(order_id) if doc_type == "FS" else self.receipts(order_id)
 
 
