@@ -268,9 +268,9 @@ class DocumentExporter:
 
     def _find_correction(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
         """Step 2 for a KS, over the order's correcting invoices. Several corrections of one
-        invoice are normal, so other ones (with another KS number or none) are never "in the
-        way"; a correction without a file is adopted only after our own create whose answer was
-        lost (state "creating"), when it is the only one of the original."""
+        invoice are normal, so ones carrying another KS number are never "in the way"; a
+        correction without a file is adopted (as invoices adopt one: our lost create, a lost
+        journal, a hand-made twin) when it is the only one the journal gives to no other KS."""
         original = self._originals.get(doc.key, 0)
         docs = [d for d in docs if d.corrects == original]
         ours = [d for d in docs if d.external_number == doc.number or (entry.bl_doc_id and d.id == entry.bl_doc_id)]
@@ -285,14 +285,15 @@ class DocumentExporter:
             raise DocumentInDoubt(
                 f"korekta BaseLinker o id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
                 f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie")
-        free = [d for d in docs if not d.has_external_file]
-        if entry.state == State.CREATING and free:
-            if len(free) > 1:
-                raise DocumentInDoubt(
-                    f"zamówienie {doc.order_id} ma kilka korekt BaseLinker bez pliku — nie wiem, która jest "
-                    f"korektą {doc.number}; usuń zbędne i wyślij ponownie")
-            return free[0]
-        return None
+        # A correction without a file: ours if our create's answer was lost ("creating"), or if
+        # the journal was lost after a create; never one the journal gives to another KS.
+        others = self.journal.bl_doc_ids(self.database_key, doc.doc_type, besides=entry.id) if entry.id else set()
+        free = [d for d in docs if not d.has_external_file and d.id not in others]
+        if len(free) > 1:
+            raise DocumentInDoubt(
+                f"zamówienie {doc.order_id} ma kilka korekt BaseLinker bez pliku — nie wiem, która jest "
+                f"korektą {doc.number}; usuń zbędne i wyślij ponownie")
+        return free[0] if free else None
 
     def _find_target(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
         """Step 2's decision over what the order carries now. None = nothing to adopt: create."""

@@ -116,3 +116,47 @@ def test_sigkill_at_every_recovery_point_of_a_correction_then_resume(export_env,
     writes = len(env.state.write_calls())
     assert env.cli("send").stdout.startswith("Brak dokumentów")
     assert len(env.state.write_calls()) == writes
+
+
+def test_journal_deleted_after_a_correction_was_created_makes_no_duplicate(export_env):
+    env = export_env
+    _with_ks(env)
+    fs_id, order_id = env.add_doc("FS", "FS 7/12/2026")
+    assert env.cli("send").returncode == 0
+    ks = [env.add_correction(fs_id, f"KOR {n}/12/2026") for n in (7, 8)]
+    killed = env.cli("send", extra_env={"RAKSBL_CRASH_AT": "after_create:1"})
+    assert killed.returncode == -signal.SIGKILL
+    assert [c["external_invoice_number"] for c in env.corrections(order_id)] == [""]  # torn: no file yet
+    for path in env.data_dir.glob("journal.sqlite3*"):
+        path.unlink()
+    result = env.cli("send")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(c["external_invoice_number"] for c in env.corrections(order_id)) == ["KOR 7/12/2026", "KOR 8/12/2026"]
+    assert [env.status("KS", k) for k in ks] == [3, 3]
+
+
+def test_a_correction_torn_after_create_is_not_taken_by_the_next_one(export_env):
+    """KS 1 dies after its create (journal names the new correction); KS 2 of the same invoice,
+    sent alone next, must not adopt KS 1's correction: it creates its own."""
+    env = export_env
+    _with_ks(env)
+    fs_id, order_id = env.add_doc("FS", "FS 8/12/2026")
+    assert env.cli("send").returncode == 0
+    first = env.add_correction(fs_id, "KOR 9/12/2026")
+    killed = env.cli("send", extra_env={"RAKSBL_CRASH_AT": "after_create:1"})
+    assert killed.returncode == -signal.SIGKILL
+    [torn] = env.corrections(order_id)
+    _set_ks_status(env, first, 1)  # the user holds KS 1 back for now
+    second = env.add_correction(fs_id, "KOR 10/12/2026")
+    assert env.cli("send").returncode == 0
+    by_number = {c["external_invoice_number"]: c["invoice_id"] for c in env.corrections(order_id)}
+    assert by_number["KOR 10/12/2026"] != torn["invoice_id"] and by_number[""] == torn["invoice_id"]
+    _set_ks_status(env, first, 2)
+    assert env.cli("send").returncode == 0
+    by_number = {c["external_invoice_number"]: c["invoice_id"] for c in env.corrections(order_id)}
+    assert by_number == {"KOR 9/12/2026": torn["invoice_id"], "KOR 10/12/2026": by_number["KOR 10/12/2026"]}
+    assert env.status("KS", first) == 3 and env.status("KS", second) == 3
+
+
+def _set_ks_status(env, raks_id, status):
+    schema.set_document_status(env.conn, "KS", raks_id, status)
