@@ -239,10 +239,13 @@ class RaksRepository:
         conn = self._require()
         tr = conn.trans(default_tpb=_READ_TPB)
         from_folder = self._pdf_from_folder
+        with_corrections = "KS" in tuple(getattr(self.settings, "document_types", ()) or ())
         try:
             for name, spec in _profile.SPECS.items():
                 if name == _profile.DOCUMENT_PDF and from_folder:
                     continue  # the printouts are files named after the document
+                if name in _profile.CORRECTION_STATEMENTS.values() and not with_corrections:
+                    continue  # KS not sent: a layout without corrections needs no such statements
                 cur = tr.cursor()
                 try:
                     ps = cur.prep(self.profile.sql(name))
