@@ -103,6 +103,8 @@ class DocumentExporter:
         self.correction_series_id = correction_series_id or settings.baselinker.correction_series_id
         # KS: the BaseLinker id of the invoice each correction corrects (found in step 2).
         self._originals: dict[tuple[str, int], int] = {}
+        # Dry run: invoices (number, order) this run would send, so their corrections would follow.
+        self._dry_run_invoices: set[tuple[str, int | None]] = set()
         self.repo = repo
         self.client = client
         self.journal = journal
@@ -526,7 +528,15 @@ class DocumentExporter:
             assert doc.order_id is not None
             self._check_order(doc, doc.order_id)
             if kind_of(doc.doc_type).corrects:
-                self._original(doc, doc.order_id)
+                try:
+                    self._original(doc, doc.order_id)
+                except OriginalNotSent:
+                    if (doc.corrects_number, doc.order_id) not in self._dry_run_invoices:
+                        raise
+                    # Its invoice goes first in the same run: the correction would follow it.
+                    series = self.series_id(kind_of(doc.doc_type))
+                    return Outcome("would_send", f"po wysłaniu faktury {doc.corrects_number} utworzy korektę "
+                                                 f"BaseLinker (seria {series or 'domyślna'}) i dołączy PDF")
             entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id) or JournalEntry(
                 0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, State.PENDING,
                 None, None, None, 0, False, 0.0, 0.0, None,
@@ -542,6 +552,8 @@ class DocumentExporter:
             return Outcome("in_doubt", str(exc))
         except (DocumentFailure, ApiRefusal) as exc:
             return Outcome("failed", str(exc))
+        if doc.doc_type == "FS":
+            self._dry_run_invoices.add((doc.number, doc.order_id))
         if target is None:
             spec = kind_of(doc.doc_type)
             series = self.series_id(spec)

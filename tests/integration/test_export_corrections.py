@@ -86,12 +86,25 @@ def test_dry_run_knows_corrections_and_writes_nothing(export_env):
     _with_ks(env)
     fs_id, order_id = env.add_doc("FS", "FS 4/12/2026")
     env.run()
+    writes = len(env.state.write_calls())
     env.add_correction(fs_id, "KOR 4/12/2026")
     summary = env.run(dry_run=True)
     [result] = summary.results
     assert result.ref.doc_type == "KS" and result.outcome.result == "would_send"
-    assert "korektę" in result.outcome.reason or "utworzy" in result.outcome.reason
+    assert "utworzy korektę BaseLinker (seria 40)" in result.outcome.reason
     assert env.corrections(order_id) == []
+    # An invoice and its correction both pending: the dry run says the correction follows it,
+    # and a correction of an invoice that is not being sent says what it waits for.
+    fs2, order2 = env.add_doc("FS", "FS 6/12/2026")
+    env.add_correction(fs2, "KOR 11/12/2026")
+    held, _ = env.add_doc("FS", "FS 9/12/2026", status_id=1)
+    env.add_correction(held, "KOR 12/12/2026")
+    outcomes = {r.ref.number: r.outcome for r in env.run(dry_run=True).results}
+    assert outcomes["KOR 11/12/2026"].result == "would_send"
+    assert "po wysłaniu faktury FS 6/12/2026" in outcomes["KOR 11/12/2026"].reason
+    assert outcomes["KOR 12/12/2026"].result == "failed"
+    assert "najpierw musi zostać wysłana faktura FS 9/12/2026" in outcomes["KOR 12/12/2026"].reason
+    assert len(env.state.write_calls()) == writes
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
