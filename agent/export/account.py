@@ -3,7 +3,9 @@
 * ``invoice_series_id = 0`` means "the account's first INVOICE numbering series": ``addInvoice``
   documents ``series_id`` as required (a default is documented only for ``addReceipt``), so 0
   is resolved with ``getSeries`` and never sent as "no series". An account without an INVOICE
-  series is a settings error naming ``baselinker.invoice_series_id``.
+  series is a settings error naming ``baselinker.invoice_series_id``. ``correction_series_id =
+  0`` follows the same rule with the account's first CORRECTION series (corrections are sent
+  only when ``raks.document_types`` holds "KS" and a KS is pending).
 * ``number_field = custom:<id>`` must name an extra field of type ``text``: the number goes
   only into a text field (a select/checkbox/date/... field would reject or mangle it).
 
