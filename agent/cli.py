@@ -192,8 +192,12 @@ def cmd_doctor(args) -> int:
                 mark = "  ← faktury"
             if int(s["id"]) == settings.baselinker.receipt_series_id and s.get("type") == "RECEIPT":
                 mark = "  ← paragony"
+            if int(s["id"]) == settings.baselinker.correction_series_id and s.get("type") == "CORRECTION" \
+                    and "KS" in settings.raks.document_types:
+                mark = "  ← korekty"
             _out(f"    {s['id']:>8}  {s.get('type', ''):<10} {s.get('name', '')} ({s.get('format', '')}){mark}")
-        for key, kind in (("invoice_series_id", "INVOICE"), ("receipt_series_id", "RECEIPT")):
+        for key, kind in (("invoice_series_id", "INVOICE"), ("receipt_series_id", "RECEIPT"),
+                          ("correction_series_id", "CORRECTION")):
             wanted = getattr(settings.baselinker, key)
             if wanted and not any(int(s["id"]) == wanted and s.get("type") == kind for s in series):
                 ok = False
@@ -206,6 +210,15 @@ def cmd_doctor(args) -> int:
                      "faktury nie zostaną wysłane")
             else:
                 _out(f"  faktury: invoice_series_id = 0 → pierwsza seria faktur konta: "
+                     f"{first.get('name', '')} (id {first['id']})")
+        if "KS" in settings.raks.document_types and not settings.baselinker.correction_series_id:
+            first = next((s for s in series if str(s.get("type", "")).upper() == "CORRECTION"), None)
+            if first is None:
+                ok = False
+                _out("  BŁĄD: baselinker.correction_series_id = 0, a konto nie ma żadnej serii korekt — "
+                     "korekty nie zostaną wysłane")
+            else:
+                _out(f"  korekty: correction_series_id = 0 → pierwsza seria korekt konta: "
                      f"{first.get('name', '')} (id {first['id']})")
         _out("  statusy zamówień:")
         for s in client.call("getOrderStatusList").get("statuses") or []:

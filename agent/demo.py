@@ -30,6 +30,7 @@ from agent.notify_policy import plural
 DEMO_TOKEN = "demo-token-0000"
 DEMO_PASSWORD = "masterkey"
 INVOICE_SERIES = 15
+CORRECTION_SERIES = 40
 RECEIPT_SERIES = 61178
 NUMBER_FIELD_ID = 135
 STATUS_SENT_ORDER = 3001
@@ -78,6 +79,7 @@ def build_demo(base: Path):
     state = SandboxState(token=DEMO_TOKEN, requests_per_minute=100)
     state.add_series(INVOICE_SERIES, "INVOICE", "Faktury", "%N/%M/%Y")
     state.add_series(RECEIPT_SERIES, "RECEIPT", "Paragony", "PAR/%N/%Y")
+    state.add_series(CORRECTION_SERIES, "CORRECTION", "Korekty", "KOR/%N/%M/%Y")
     state.add_order_status(3000, "Nowe zamówienie")
     state.add_order_status(STATUS_SENT_ORDER, "Dokument wysłany")
     state.add_extra_field(NUMBER_FIELD_ID, "Numer dokumentu RaksSQL")
@@ -98,7 +100,7 @@ def build_demo(base: Path):
             kwargs = {}
             if pdf != "default":
                 kwargs["pdf"] = pdf
-            schema.add_document(
+            doc.last_id = schema.add_document(
                 conn, doc_type=doc_type, number=number, status_id=status,
                 sygnatura=sygnatura if sygnatura is not None else (f"BL {order_id}" if order_id else ""),
                 issue_date=today, buyer_name=name, buyer_nip=nip if doc_type == "FS" else "",
@@ -108,6 +110,9 @@ def build_demo(base: Path):
 
         for i in range(7):
             doc("FS", i + 1, BUYERS[i % len(BUYERS)], f"{129 + 37 * i}.99")
+            if i == 0:  # a return: its correction (KS) goes after the invoice, to the same order
+                schema.insert_correction(conn, invoice_id=doc.last_id, number=f"KOR 1/{month}/MAG",
+                                         issue_date=today, total_gross=Decimal("-129.99"))
         for i in range(5):
             doc("PA", i + 1, BUYERS[(i + 3) % len(BUYERS)], f"{19 + 11 * i}.50")
         auto = doc("FS", 8, BUYERS[5], "1450.00")
@@ -132,6 +137,8 @@ def build_demo(base: Path):
             "raks.database": str(db_path),
             "baselinker.invoice_series_id": INVOICE_SERIES,
             "baselinker.receipt_series_id": RECEIPT_SERIES,
+            "baselinker.correction_series_id": CORRECTION_SERIES,
+            "raks.document_types": ["FS", "PA", "KS"],
             "baselinker.number_field": f"custom:{NUMBER_FIELD_ID}",
             "baselinker.order_status_on_success": STATUS_SENT_ORDER,
         },

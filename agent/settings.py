@@ -27,7 +27,7 @@ from typing import Any, Callable
 from agent.errors import ConfigError
 
 NUMBER_FIELDS = ("none", "extra_field_1", "extra_field_2")
-DOCUMENT_TYPES = ("FS", "PA")
+DOCUMENT_TYPES = ("FS", "PA", "KS")
 NOTIFICATION_MODES = ("all", "errors", "none")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MIN_INTERVAL_SECONDS = 10
@@ -40,6 +40,7 @@ class BaseLinkerSettings:
     requests_per_minute: int = 100
     invoice_series_id: int = 0
     receipt_series_id: int = 0
+    correction_series_id: int = 0  # getSeries type CORRECTION; 0 = the account's first one
     number_field: str = "none"
     order_status_on_success: int = 0
     order_status_on_error: int = 0
@@ -115,6 +116,7 @@ api_url = "https://api.baselinker.com/connector.php"
 requests_per_minute = 100        # budget for this agent; lower it when the token is shared
 invoice_series_id = 0            # getSeries type INVOICE; 0 = the account's first INVOICE series
 receipt_series_id = 0            # getSeries type RECEIPT; 0 = BaseLinker's default receipt series
+correction_series_id = 0         # getSeries type CORRECTION (for KS); 0 = the account's first CORRECTION series
 number_field = "none"            # none | extra_field_1 | extra_field_2 | custom:<extra_field_id>
 order_status_on_success = 0      # 0 = leave the order status alone
 order_status_on_error = 0
@@ -129,7 +131,7 @@ client_library = ""              # path to fbclient; empty = find it
 statuses_to_send = [2]           # GM_STATUSY_DOK ids
 status_after_send = 3
 status_on_error = 0              # 0 = leave the status unchanged on failure
-document_types = ["FS", "PA"]
+document_types = ["FS", "PA"]    # add "KS" to send corrections (as BaseLinker correcting invoices)
 not_before = ""                  # "YYYY-MM-DD": ignore documents issued earlier ("" = no cut-over)
 order_id_pattern = '\\d+'         # regex applied to the order reference; first match (or group 1)
 pdf_source = "database"          # database | folder (printouts as files in pdf_folder)
@@ -226,6 +228,7 @@ def _validate(settings: Settings) -> None:
     need(1 <= bl.requests_per_minute <= 1000, "baselinker.requests_per_minute", "podaj liczbę od 1 do 1000.")
     need(bl.invoice_series_id >= 0, "baselinker.invoice_series_id", "nie może być ujemne.")
     need(bl.receipt_series_id >= 0, "baselinker.receipt_series_id", "nie może być ujemne.")
+    need(bl.correction_series_id >= 0, "baselinker.correction_series_id", "nie może być ujemne.")
     need(
         bl.number_field in NUMBER_FIELDS or re.fullmatch(r"custom:[1-9]\d*", bl.number_field) is not None,
         "baselinker.number_field",

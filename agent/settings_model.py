@@ -19,15 +19,13 @@ from typing import Any, Callable, Iterable
 from agent import secrets as agent_secrets
 from agent.errors import ConfigError
 from agent.raks.profile import DEFAULT_QUERIES, SPECS, Profile
-from agent.settings import Settings
+from agent.settings import DOCUMENT_TYPES, Settings
 
 TOKEN = "secret:" + agent_secrets.BASELINKER_TOKEN
 PASSWORD = "secret:" + agent_secrets.RAKS_PASSWORD
 SERVER = "raks.server"
 DB_PATH = "raks.path"
 QUERIES = "raks.queries"
-
-DOCUMENT_TYPES = ("FS", "PA")
 
 
 class FieldError(ValueError):
@@ -81,6 +79,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "baselinker.timeout_seconds": _whole_number,
     "baselinker.invoice_series_id": _chosen_id,
     "baselinker.receipt_series_id": _chosen_id,
+    "baselinker.correction_series_id": _chosen_id,
     "baselinker.number_field": _text,
     "baselinker.order_status_on_success": _chosen_id,
     "baselinker.order_status_on_error": _chosen_id,
@@ -139,6 +138,7 @@ def settings_to_form(settings: Settings) -> dict[str, Any]:
         "baselinker.timeout_seconds": str(bl.timeout_seconds),
         "baselinker.invoice_series_id": bl.invoice_series_id,
         "baselinker.receipt_series_id": bl.receipt_series_id,
+        "baselinker.correction_series_id": bl.correction_series_id,
         "baselinker.number_field": bl.number_field,
         "baselinker.order_status_on_success": bl.order_status_on_success,
         "baselinker.order_status_on_error": bl.order_status_on_error,

@@ -28,7 +28,7 @@ DEFAULT_LIMIT = 500
 
 IN_DOUBT_WARNING = (
     "{count} z zaznaczonych dokumentów {verb} sprawdzenia: agent nie wie, czy BaseLinker utworzył "
-    "już {for_them} fakturę lub paragon.\n\n"
+    "już {for_them} fakturę, korektę lub paragon.\n\n"
     "Ponowienie najpierw sprawdzi zamówienie w BaseLinker i nie utworzy drugiego dokumentu, jeśli "
     "znajdzie nasz. Ale jeśli ktoś usunął go w BaseLinker albo zmienił jego numer, powstanie nowy — "
     "klient może dostać dwa dokumenty.\n\n"

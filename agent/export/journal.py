@@ -236,6 +236,16 @@ class Journal:
             ).fetchone()
         return self._entry(row)
 
+    def bl_doc_ids(self, database: str, doc_type: str, *, besides: int) -> set[int]:
+        """BaseLinker document ids the journal names for documents of ``doc_type`` other than
+        entry ``besides`` (a correction without a file that another KS created is not ours)."""
+        with self._lock, _storage(self.path):
+            rows = self._db.execute(
+                "SELECT bl_doc_id FROM documents WHERE database=? AND doc_type=? AND id<>? AND bl_doc_id IS NOT NULL",
+                (database, doc_type, besides),
+            ).fetchall()
+        return {int(r[0]) for r in rows}
+
     def by_id(self, entry_id: int) -> JournalEntry | None:
         with self._lock, _storage(self.path):
             row = self._db.execute("SELECT * FROM documents WHERE id=?", (entry_id,)).fetchone()

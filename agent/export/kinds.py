@@ -45,6 +45,8 @@ class DocumentKind:
     series_required: bool      # the create documents series_id as required (no default)
     prefetched: bool           # list rows tell the file state, so a batch may be prefetched
     pl: PolishName
+    invoice_type: str = "normal"  # getInvoices rows of this kind (``type``); receipts have none
+    corrects: str | None = None   # the kind this one corrects (its original must be in BaseLinker)
 
     @property
     def series_setting_key(self) -> str:
@@ -80,8 +82,26 @@ RECEIPT = DocumentKind(
     pl=PolishName("paragon", "paragon", "paragonu", "paragonów", "utworzony", "zniknął"),
 )
 
+# A correction (KS) is a BaseLinker invoice of type "correcting" pointing at the order's normal
+# invoice (correcting_to_invoice_id). It shares the invoices' list, lookup and file upload; the
+# steps of its own (find the original, create with addInvoiceCorrection, keep the order's number
+# field) are in protocol.py, keyed on ``corrects``.
+CORRECTION = DocumentKind(
+    doc_type="KS", name="correction",
+    create_method="addInvoiceCorrection", id_key="invoice_id",
+    attach_method="addOrderInvoiceFile", external_number_param="external_invoice_number",
+    max_external_number=30,
+    list_method="getInvoices", list_key="invoices",
+    lookup_method="getInvoices", lookup_is_list=True,
+    number_fields=("number",),
+    series_setting="correction_series_id", series_required=True,
+    prefetched=False,
+    pl=PolishName("korekta", "korektę", "korekty", "korekt", "utworzona", "zniknęła"),
+    invoice_type="correcting", corrects=INVOICE.name,
+)
+
 #: Kinds by RaksSQL document type, in the order runs report them.
-KINDS: dict[str, DocumentKind] = {k.doc_type: k for k in (INVOICE, RECEIPT)}
+KINDS: dict[str, DocumentKind] = {k.doc_type: k for k in (INVOICE, RECEIPT, CORRECTION)}
 #: Kinds by BaseLinker name.
 BY_NAME: dict[str, DocumentKind] = {k.name: k for k in KINDS.values()}
 

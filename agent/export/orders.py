@@ -40,6 +40,7 @@ class BLDocument:
     number: str  # BaseLinker's own number
     external_number: str  # the ERP number shown instead, after a file upload ("" = none yet)
     series_id: int
+    corrects: int = 0  # a correcting invoice: the id of the invoice it corrects
 
     @property
     def has_external_file(self) -> bool:
@@ -62,6 +63,7 @@ def document_from_api(kind: DocumentKind, raw: dict) -> BLDocument:
         number=str(next((raw[f] for f in kind.number_fields if raw.get(f)), "")),
         external_number=str(raw.get(kind.external_number_param) or ""),
         series_id=_int(raw.get("series_id")),
+        corrects=_int(raw.get("correcting_to_invoice_id")),
     )
 
 
@@ -102,7 +104,7 @@ class OrderBook:
         return self._orders[order_id]
 
     def documents(self, kind: str, order_id: int, *, fresh: bool = False) -> list[BLDocument]:
-        """The order's invoices (normal ones, not corrections) or its receipt."""
+        """The order's invoices (normal ones), its correcting invoices or its receipt."""
         key = (kind, order_id)
         if fresh or key not in self._docs:
             self._docs[key] = self._fetch(kind, order_id)
@@ -121,7 +123,7 @@ class OrderBook:
             return [
                 document_from_api(k, raw)
                 for raw in answer.get(k.list_key) or []
-                if _int(raw.get("order_id")) == order_id and (raw.get("type") or "normal") == "normal"
+                if _int(raw.get("order_id")) == order_id and (raw.get("type") or "normal") == k.invoice_type
             ]
         try:
             answer = self.client.call(k.lookup_method, order_id=order_id)
@@ -190,7 +192,7 @@ class OrderBook:
             page = self.client.call(method, **params).get(key) or []
             for raw in page:
                 order_id = _int(raw.get("order_id"))
-                if order_id in found and (raw.get("type") or "normal") == "normal":
+                if order_id in found and (raw.get("type") or "normal") == k.invoice_type:
                     found[order_id].append(document_from_api(k, raw))
             if len(page) < 100:
                 for order_id, docs in found.items():

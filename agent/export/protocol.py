@@ -61,6 +61,10 @@ class DocumentFailure(RaksblError):
     """This document cannot be sent now; the message tells the shop owner why."""
 
 
+class OriginalNotSent(DocumentFailure):
+    """A correction whose invoice is not in BaseLinker yet: fails alone, retried next run."""
+
+
 class DocumentInDoubt(RaksblError):
     """A state the agent cannot settle by itself; a person must look before a retry."""
 
@@ -91,11 +95,16 @@ class DocumentExporter:
     """Runs the protocol for documents of one run (shares the order cache and clients)."""
 
     def __init__(self, settings: Settings, repo, client, journal: Journal, *, run_id: str, dry_run: bool = False,
-                 invoice_series_id: int | None = None):
+                 invoice_series_id: int | None = None, correction_series_id: int | None = None):
         self.settings = settings
         # addInvoice's series: the setting, or the account's first INVOICE series resolved for
         # invoice_series_id = 0 (account.py); never an addInvoice without series_id.
         self.invoice_series_id = invoice_series_id or settings.baselinker.invoice_series_id
+        self.correction_series_id = correction_series_id or settings.baselinker.correction_series_id
+        # KS: the BaseLinker id of the invoice each correction corrects (found in step 2).
+        self._originals: dict[tuple[str, int], int] = {}
+        # Dry run: invoices (number, order) this run would send, so their corrections would follow.
+        self._dry_run_invoices: set[tuple[str, int | None]] = set()
         self.repo = repo
         self.client = client
         self.journal = journal
@@ -111,6 +120,8 @@ class DocumentExporter:
         """The numbering series a create of ``kind`` sends (None/0: BaseLinker's default)."""
         if kind.series_setting == "invoice_series_id":
             return self.invoice_series_id  # resolved from the account when the setting is 0
+        if kind.series_setting == "correction_series_id":
+            return self.correction_series_id  # likewise
         return getattr(self.settings.baselinker, kind.series_setting)
 
     # -- entry points --------------------------------------------------------------------
@@ -166,6 +177,11 @@ class DocumentExporter:
             except PdfNotReady as exc:
                 # The printout file is still being written: nothing happened yet, next run.
                 return Outcome("deferred", str(exc))
+            except OriginalNotSent as exc:
+                # Not the correction's fault: no error statuses, the next run tries it again.
+                reason = str(exc)
+                self.journal.mark(entry, State.FAILED, run_id=self.run_id, error=reason, retry_allowed=False)
+                return Outcome("failed", reason)
             except DocumentInDoubt as exc:
                 self.journal.mark(entry, State.IN_DOUBT, run_id=self.run_id, error=str(exc), retry_allowed=False)
                 return Outcome("in_doubt", str(exc))
@@ -217,7 +233,8 @@ class DocumentExporter:
                 "to chyba nie to zamówienie (sprawdź sygnaturę)"
             )
         currency = (order.get("currency") or "").upper()
-        if currency and currency == doc.currency.upper() and order.get("products"):
+        # A correction's total is a difference, not the order's: its invoice vouches for the order.
+        if currency and not kind_of(doc.doc_type).corrects and currency == doc.currency.upper() and order.get("products"):
             total = order_total(order)
             tolerance = max(Decimal("1.00"), abs(doc.total_gross) * Decimal("0.01"))
             if abs(total - doc.total_gross) > tolerance:
@@ -228,8 +245,62 @@ class DocumentExporter:
         self._verified_orders.add(order_id)
         return order
 
+    def _original(self, doc: Document, order_id: int) -> int:
+        """KS: the BaseLinker id of the order's normal invoice carrying the corrected FS's number.
+
+        Read from the per-order lookup when the cache does not show it, so "not there" is sure.
+        """
+        if not doc.corrects_number:
+            raise DocumentFailure("korekta nie wskazuje faktury, którą koryguje (brak powiązania z fakturą w RaksSQL)")
+        for fresh in (False, True):
+            if fresh and self.orders.confirmed("invoice", order_id):
+                break
+            found = [d for d in self.orders.documents("invoice", order_id, fresh=fresh)
+                     if d.external_number == doc.corrects_number]
+            if len(found) > 1:
+                raise DocumentInDoubt(
+                    f"zamówienie {order_id} ma {documents(len(found))} BaseLinker z numerem {doc.corrects_number} — "
+                    "nie wiem, którą korygować; usuń zbędną")
+            if found:
+                self._originals[doc.key] = found[0].id
+                return found[0].id
+        raise OriginalNotSent(
+            f"najpierw musi zostać wysłana faktura {doc.corrects_number} do zamówienia {order_id} — "
+            "korektę wyślę przy następnym uruchomieniu, gdy faktura będzie w BaseLinker")
+
+    def _find_correction(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
+        """Step 2 for a KS, over the order's correcting invoices. Several corrections of one
+        invoice are normal, so ones carrying another KS number are never "in the way"; a
+        correction without a file is adopted (as invoices adopt one: our lost create, a lost
+        journal, a hand-made twin) when it is the only one the journal gives to no other KS."""
+        original = self._originals.get(doc.key, 0)
+        docs = [d for d in docs if d.corrects == original]
+        ours = [d for d in docs if d.external_number == doc.number or (entry.bl_doc_id and d.id == entry.bl_doc_id)]
+        if len(ours) > 1:
+            numbers = ", ".join(_label(d) for d in ours)
+            raise DocumentInDoubt(
+                f"zamówienie {doc.order_id} ma kilka korekt BaseLinker dla {doc.number} ({numbers}) — "
+                "usuń zbędną, zanim wyślesz ponownie")
+        if ours:
+            return ours[0]
+        if entry.bl_doc_id and entry.state in HAS_BL_DOCUMENT:
+            raise DocumentInDoubt(
+                f"korekta BaseLinker o id {entry.bl_doc_id} utworzona wcześniej dla tego dokumentu zniknęła "
+                f"z zamówienia {doc.order_id} — sprawdź zamówienie, zanim wyślesz ponownie")
+        # A correction without a file: ours if our create's answer was lost ("creating"), or if
+        # the journal was lost after a create; never one the journal gives to another KS.
+        others = self.journal.bl_doc_ids(self.database_key, doc.doc_type, besides=entry.id) if entry.id else set()
+        free = [d for d in docs if not d.has_external_file and d.id not in others]
+        if len(free) > 1:
+            raise DocumentInDoubt(
+                f"zamówienie {doc.order_id} ma kilka korekt BaseLinker bez pliku — nie wiem, która jest "
+                f"korektą {doc.number}; usuń zbędne i wyślij ponownie")
+        return free[0] if free else None
+
     def _find_target(self, doc: Document, entry: JournalEntry, docs: list[BLDocument]) -> BLDocument | None:
         """Step 2's decision over what the order carries now. None = nothing to adopt: create."""
+        if kind_of(doc.doc_type).corrects:
+            return self._find_correction(doc, entry, docs)
         pl = kind_of(doc.doc_type).pl
         ours = [d for d in docs if d.external_number == doc.number or (entry.bl_doc_id and d.id == entry.bl_doc_id)]
         if len(ours) > 1:
@@ -268,6 +339,11 @@ class DocumentExporter:
     def _create(self, doc: Document, entry: JournalEntry) -> tuple[BLDocument, JournalEntry]:
         kind = kind_of(doc.doc_type)
         params: dict = {"order_id": doc.order_id}
+        if kind.corrects:
+            # addInvoiceCorrection takes the original, not the order; what RaksSQL knows besides
+            # is the date (midday UTC, so no time zone moves it to another day).
+            params = {"original_invoice_id": self._originals[doc.key],
+                      "date_sell": int(dt.datetime.combine(doc.issue_date, dt.time(12), dt.timezone.utc).timestamp())}
         method, id_key, series = kind.create_method, kind.id_key, self.series_id(kind)
         if kind.series_required and not series:  # never rely on an undocumented default
             raise DocumentFailure(
@@ -301,8 +377,10 @@ class DocumentExporter:
             raise DocumentInDoubt(f"BaseLinker nie zwrócił identyfikatora po {method} — sprawdź zamówienie {doc.order_id}")
         entry = self.journal.mark(entry, State.CREATED, run_id=self.run_id, bl_doc_id=new_id)
         crash_point("after_create")
-        created = BLDocument(kind.name, new_id, doc.order_id, "", "", int(series or 0))
-        self.orders.remember_documents(kind.name, doc.order_id, [created])
+        created = BLDocument(kind.name, new_id, doc.order_id, "", "", int(series or 0),
+                             corrects=self._originals.get(doc.key, 0))
+        known = self.orders.documents(kind.name, doc.order_id) if kind.corrects else []
+        self.orders.remember_documents(kind.name, doc.order_id, [*known, created])
         return created, entry
 
     def _export_claimed(self, doc: Document, entry: JournalEntry, claim) -> Outcome:
@@ -312,6 +390,8 @@ class DocumentExporter:
         order = self._check_order(doc, order_id)
         spec = kind_of(doc.doc_type)
         kind = spec.name
+        if spec.corrects:
+            self._original(doc, order_id)
 
         # Step 2: find or create. After an unknown create outcome, read fresh; so too when the
         # journal already names our BaseLinker document (a resume or a re-send), since only the
@@ -352,9 +432,10 @@ class DocumentExporter:
                 spec.attach_method, **{spec.id_key: target.id, "file": data, spec.external_number_param: doc.number}
             )
             del data
-            self.orders.remember_documents(
-                kind, order_id, [BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id)]
-            )
+            attached = BLDocument(kind, target.id, order_id, target.number, doc.number, target.series_id,
+                                  corrects=target.corrects)
+            others = [d for d in self.orders.documents(kind, order_id) if d.id != target.id] if spec.corrects else []
+            self.orders.remember_documents(kind, order_id, [*others, attached])
         entry = self.journal.mark(entry, State.ATTACHED, run_id=self.run_id, bl_doc_id=target.id,
                                   bl_number=target.number or None, message=RESEND_NOTE if resend else None)
         crash_point("after_attach")
@@ -405,7 +486,8 @@ class DocumentExporter:
 
     def _write_number(self, doc: Document, order: dict) -> None:
         bl = self.settings.baselinker
-        if bl.number_field == "none":
+        if bl.number_field == "none" or kind_of(doc.doc_type).corrects:
+            # The order's number field keeps the invoice number: a correction never overwrites it.
             return
         custom = bl.custom_field_id
         if custom is not None:
@@ -445,6 +527,16 @@ class DocumentExporter:
             self._validate(doc)
             assert doc.order_id is not None
             self._check_order(doc, doc.order_id)
+            if kind_of(doc.doc_type).corrects:
+                try:
+                    self._original(doc, doc.order_id)
+                except OriginalNotSent:
+                    if (doc.corrects_number, doc.order_id) not in self._dry_run_invoices:
+                        raise
+                    # Its invoice goes first in the same run: the correction would follow it.
+                    series = self.series_id(kind_of(doc.doc_type))
+                    return Outcome("would_send", f"po wysłaniu faktury {doc.corrects_number} utworzy korektę "
+                                                 f"BaseLinker (seria {series or 'domyślna'}) i dołączy PDF")
             entry = self.journal.get(self.database_key, doc.doc_type, doc.raks_id) or JournalEntry(
                 0, self.database_key, doc.doc_type, doc.raks_id, doc.number, doc.order_id, State.PENDING,
                 None, None, None, 0, False, 0.0, 0.0, None,
@@ -460,6 +552,8 @@ class DocumentExporter:
             return Outcome("in_doubt", str(exc))
         except (DocumentFailure, ApiRefusal) as exc:
             return Outcome("failed", str(exc))
+        if doc.doc_type == "FS":
+            self._dry_run_invoices.add((doc.number, doc.order_id))
         if target is None:
             spec = kind_of(doc.doc_type)
             series = self.series_id(spec)

@@ -147,7 +147,8 @@ def run_export(
                 log.info("run %s: %s", summary.run_id, note)
             bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes)))
             exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
-                                        invoice_series_id=setup.invoice_series_id)
+                                        invoice_series_id=setup.invoice_series_id,
+                                        correction_series_id=setup.correction_series_id)
             summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
             if not dry_run and not summary.aborted:
                 filled = _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)

@@ -55,6 +55,20 @@ LOCK_DOCUMENT = "lock_document"
 SET_STATUS = "set_status"
 STATUSES = "statuses"
 STATUS_COUNTS = "status_counts"
+# Corrections (KS) live in their own table (GM_KS in the default layout): their own statements.
+PENDING_CORRECTIONS = "pending_corrections"
+LOCK_CORRECTION = "lock_correction"
+SET_CORRECTION_STATUS = "set_correction_status"
+
+#: The statement a document type uses instead of the FS/PA one (same outputs plus extras).
+CORRECTION_STATEMENTS: Mapping[str, str] = MappingProxyType({
+    PENDING_DOCUMENTS: PENDING_CORRECTIONS, LOCK_DOCUMENT: LOCK_CORRECTION, SET_STATUS: SET_CORRECTION_STATUS,
+})
+
+
+def statement_for(name: str, doc_type: str) -> str:
+    """The profile statement ``name`` for documents of ``doc_type`` (KS has its own)."""
+    return CORRECTION_STATEMENTS.get(name, name) if doc_type == "KS" else name
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,17 @@ SPECS: Mapping[str, StatementSpec] = MappingProxyType(
         ),
         SET_STATUS: StatementSpec(
             SET_STATUS, ("new_status", "doc_type", "raks_id", "expected_status"), (), "zmiana statusu"
+        ),
+        PENDING_CORRECTIONS: StatementSpec(
+            PENDING_CORRECTIONS,
+            ("status_id", "not_before"),
+            ("ID", "NUMER", "DATA_WYSTAWIENIA", "ORDER_REF", "ID_STATUSU", "NAZWA_PLATNIKA",
+             "NIP_PLATNIKA", "BRUTTO", "WALUTA", "HAS_PDF", "PDF_SIZE", "FS_NUMER"),
+            "korekty do wysłania",
+        ),
+        LOCK_CORRECTION: StatementSpec(LOCK_CORRECTION, ("raks_id",), ("ID_STATUSU",), "blokada korekty"),
+        SET_CORRECTION_STATUS: StatementSpec(
+            SET_CORRECTION_STATUS, ("new_status", "raks_id", "expected_status"), (), "zmiana statusu korekty"
         ),
         STATUSES: StatementSpec(STATUSES, (), ("ID", "NAZWA"), "słownik statusów"),
         STATUS_COUNTS: StatementSpec(STATUS_COUNTS, (), ("ID_STATUSU", "TYP", "ILE"), "liczba dokumentów wg statusu"),
@@ -125,6 +150,41 @@ UPDATE GM_FS
  WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?
    AND ID_STATUSU IS NOT DISTINCT FROM ?
 """.strip(),
+        # A correction's order is its invoice's: the KS's own SYGNATURA may be empty. FS_NUMER
+        # (the corrected invoice's number) finds the original among the order's BaseLinker
+        # invoices; PRZYCZYNA (optional) is the reason, sent only as part of the KS PDF.
+        PENDING_CORRECTIONS: """
+SELECT k.ID,
+       k.NUMER,
+       k.DATA_WYSTAWIENIA,
+       COALESCE(NULLIF(TRIM(k.SYGNATURA), ''), f.SYGNATURA) AS ORDER_REF,
+       k.ID_STATUSU,
+       COALESCE(NULLIF(TRIM(k.NAZWA_PELNA_PLATNIKA), ''), k.NAZWA_SKROCONA_PLATNIKA) AS NAZWA_PLATNIKA,
+       k.NIP_PLATNIKA,
+       COALESCE(k.WAL_WARTOSC_BRUTTO, k.PLN_WARTOSC_BRUTTO) AS BRUTTO,
+       k.ID_WALUTY AS WALUTA,
+       CASE WHEN p.PLIK IS NULL THEN 0 ELSE 1 END AS HAS_PDF,
+       OCTET_LENGTH(p.PLIK) AS PDF_SIZE,
+       f.NUMER AS FS_NUMER
+  FROM GM_KS k
+  LEFT JOIN GM_FS f ON f.ID = k.ID_FS
+  LEFT JOIN GM_PDF p ON p.TYP_DOK = 'KS' AND p.ID_DOK = k.ID
+ WHERE k.ID_STATUSU = ?
+   AND k.DATA_WYSTAWIENIA >= ?
+ ORDER BY k.DATA_WYSTAWIENIA, k.ID
+""".strip(),
+        LOCK_CORRECTION: """
+SELECT k.ID_STATUSU
+  FROM GM_KS k
+ WHERE k.ID = ?
+  WITH LOCK
+""".strip(),
+        SET_CORRECTION_STATUS: """
+UPDATE GM_KS
+   SET ID_STATUSU = ?
+ WHERE ID = ?
+   AND ID_STATUSU IS NOT DISTINCT FROM ?
+""".strip(),
         STATUSES: "SELECT s.ID, s.NAZWA FROM GM_STATUSY_DOK s ORDER BY s.ID",
         STATUS_COUNTS: """
 SELECT f.ID_STATUSU, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE
@@ -137,7 +197,7 @@ SELECT f.ID_STATUSU, f.TYP_DOK_MAGAZYNOWEGO AS TYP, COUNT(*) AS ILE
 def required_outputs(name: str, *, pdf_from_folder: bool = False) -> tuple[str, ...]:
     """The output columns a statement must return (PDF columns are not needed from a folder)."""
     outputs = SPECS[name].outputs
-    if name == PENDING_DOCUMENTS and pdf_from_folder:
+    if name in (PENDING_DOCUMENTS, PENDING_CORRECTIONS) and pdf_from_folder:
         outputs = tuple(c for c in outputs if c not in ("HAS_PDF", "PDF_SIZE"))
     return outputs
 
@@ -178,7 +238,7 @@ class Profile:
             if not isinstance(sql, str) or not sql.strip():
                 raise ProfileError(f"Zapytanie {key} jest puste — usuń je albo wpisz SQL.", key, name)
             sql = sql.strip().rstrip(";").strip()
-            if name == LOCK_DOCUMENT and not _WITH_LOCK.search(sql):
+            if name in (LOCK_DOCUMENT, LOCK_CORRECTION) and not _WITH_LOCK.search(sql):
                 raise ProfileError(
                     f"Zapytanie {key} musi kończyć się klauzulą WITH LOCK (blokuje dokument na czas "
                     "wysyłki, żeby nie wysłać go dwa razy).",

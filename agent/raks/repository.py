@@ -76,10 +76,16 @@ class Document:
     has_pdf: bool
     pdf_size: int | None
     pdf_path: str | None = None   # the printout file, when PDFs are files (folder / PDF_PATH)
+    corrects_number: str = ""     # KS only: the RaksSQL number of the invoice it corrects
 
     @property
     def key(self) -> tuple[str, int]:
         return (self.doc_type, self.raks_id)
+
+
+def _params(statement: str, **values: Any) -> tuple:
+    """The parameters of a profile statement, in its documented order."""
+    return tuple(values[p] for p in _profile.SPECS[statement].params)
 
 
 def _tpb(*, write: bool, wait: bool = False) -> bytes:
@@ -233,10 +239,13 @@ class RaksRepository:
         conn = self._require()
         tr = conn.trans(default_tpb=_READ_TPB)
         from_folder = self._pdf_from_folder
+        with_corrections = "KS" in tuple(getattr(self.settings, "document_types", ()) or ())
         try:
             for name, spec in _profile.SPECS.items():
                 if name == _profile.DOCUMENT_PDF and from_folder:
                     continue  # the printouts are files named after the document
+                if name in _profile.CORRECTION_STATEMENTS.values() and not with_corrections:
+                    continue  # KS not sent: a layout without corrections needs no such statements
                 cur = tr.cursor()
                 try:
                     ps = cur.prep(self.profile.sql(name))
@@ -358,11 +367,14 @@ class RaksRepository:
         found: dict[tuple[str, int], Document] = {}
         for doc_type in s.document_types:
             for status_id in s.statuses_to_send:
-                columns, rows = self._query(_profile.PENDING_DOCUMENTS, (doc_type, status_id, not_before))
+                name = _profile.statement_for(_profile.PENDING_DOCUMENTS, doc_type)
+                columns, rows = self._query(name, _params(name, doc_type=doc_type, status_id=status_id,
+                                                          not_before=not_before))
                 for row in rows:
                     doc = self._document(dict(zip(columns, row)), doc_type, pattern)
                     found.setdefault(doc.key, doc)
-        return sorted(found.values(), key=lambda d: (d.issue_date, d.raks_id, d.doc_type))
+        # Invoices before their corrections: a KS needs its invoice in BaseLinker first.
+        return sorted(found.values(), key=lambda d: (d.doc_type == "KS", d.issue_date, d.raks_id, d.doc_type))
 
     def _document(self, r: dict[str, Any], doc_type: str, pattern: str) -> Document:
         try:
@@ -392,6 +404,7 @@ class RaksRepository:
                 has_pdf=has_pdf,
                 pdf_size=pdf_size if has_pdf else None,
                 pdf_path=str(pdf_path) if pdf_path is not None else None,
+                corrects_number=_text(r.get("FS_NUMER")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             key = query_key(_profile.PENDING_DOCUMENTS)
@@ -484,7 +497,8 @@ class RaksRepository:
                 raise self._translate(exc, _profile.LOCK_DOCUMENT, doc_number=doc.number) from None
             cur = tr.cursor()
             try:
-                cur.execute(self.profile.sql(_profile.LOCK_DOCUMENT), (doc.doc_type, doc.raks_id))
+                name = _profile.statement_for(_profile.LOCK_DOCUMENT, doc.doc_type)
+                cur.execute(self.profile.sql(name), _params(name, doc_type=doc.doc_type, raks_id=doc.raks_id))
                 columns = [d[0].upper() for d in cur.description]
                 rows = cur.fetchall()
             except fdb.DatabaseError as exc:
@@ -558,9 +572,11 @@ class Claim:
             repo._require()
             cur = self._tr.cursor()
             try:
+                name = _profile.statement_for(_profile.SET_STATUS, self.document.doc_type)
                 cur.execute(
-                    repo.profile.sql(_profile.SET_STATUS),
-                    (status_id, self.document.doc_type, self.document.raks_id, self.current_status),
+                    repo.profile.sql(name),
+                    _params(name, new_status=status_id, doc_type=self.document.doc_type,
+                            raks_id=self.document.raks_id, expected_status=self.current_status),
                 )
                 changed = cur.rowcount
             except fdb.DatabaseError as exc:

@@ -318,10 +318,13 @@ def set_document_status(conn: fdb.Connection, doc_type: str, raks_id: int, statu
     """Set a document's status unconditionally (as a RaksSQL user would); commits."""
     cur = conn.cursor()
     try:
-        cur.execute(
-            "UPDATE GM_FS SET ID_STATUSU = ? WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?",
-            (status_id, doc_type, raks_id),
-        )
+        if doc_type == "KS":
+            cur.execute("UPDATE GM_KS SET ID_STATUSU = ? WHERE ID = ?", (status_id, raks_id))
+        else:
+            cur.execute(
+                "UPDATE GM_FS SET ID_STATUSU = ? WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?",
+                (status_id, doc_type, raks_id),
+            )
         conn.commit()
     except Exception:
         conn.rollback()
@@ -335,11 +338,64 @@ def document_status(conn: fdb.Connection, doc_type: str, raks_id: int) -> int | 
     conn.commit()  # start a fresh snapshot: see what others committed meanwhile
     cur = conn.cursor()
     try:
-        cur.execute(
-            "SELECT ID_STATUSU FROM GM_FS WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?", (doc_type, raks_id)
-        )
+        if doc_type == "KS":
+            cur.execute("SELECT ID_STATUSU FROM GM_KS WHERE ID = ?", (raks_id,))
+        else:
+            cur.execute(
+                "SELECT ID_STATUSU FROM GM_FS WHERE TYP_DOK_MAGAZYNOWEGO = ? AND ID = ?", (doc_type, raks_id)
+            )
         row = cur.fetchone()
         return row[0] if row else None
     finally:
         cur.close()
         conn.commit()
+
+
+def insert_correction(
+    conn,
+    *,
+    invoice_id: int,
+    number: str,
+    status_id: int | None = 2,
+    issue_date: _dt.date | None = None,
+    sygnatura: str = "",
+    reason: str = "Zwrot towaru",
+    total_gross: Decimal = Decimal("-123.00"),
+    pdf: bytes | None | object = _DEFAULT_PDF,
+) -> int:
+    """Insert a correction (GM_KS, linked to invoice ``invoice_id`` by ID_FS) and its GM_PDF row
+    (``TYP_DOK`` 'KS'); commits. ``sygnatura`` is empty by default, as RaksSQL often leaves it."""
+    issue_date = issue_date or _dt.date.today()
+    if pdf is _DEFAULT_PDF:
+        pdf = make_pdf(f"Faktura korygujaca {number}\n{reason}")
+    m = re.search(r"\d+", number)
+    nr = int(m.group(0)) if m and len(m.group(0)) < 10 else 0
+    tr = conn.main_transaction
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT NAZWA_SKROCONA_PLATNIKA, NAZWA_PELNA_PLATNIKA, NIP_PLATNIKA, ID_WALUTY "
+                    "FROM GM_FS WHERE ID = ?", (invoice_id,))
+        buyer = cur.fetchone()
+        if buyer is None:
+            raise ValueError(f"no GM_FS row {invoice_id} to correct")
+        cur.execute(
+            """INSERT INTO GM_KS (ID, ID_FS, NUMER, KOD, NR, ROK, MIESIAC, DATA_WYSTAWIENIA,
+                   NAZWA_SKROCONA_PLATNIKA, NAZWA_PELNA_PLATNIKA, NIP_PLATNIKA, ID_WALUTY, WAL_WARTOSC_BRUTTO,
+                   PLN_WARTOSC_BRUTTO, SYGNATURA, PRZYCZYNA_KOREKTY, OPERATOR, GUID, ID_STATUSU)
+               VALUES (NEXT VALUE FOR GM_KS_GEN, ?, ?, 'KS', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ADMIN',
+                   UUID_TO_CHAR(GEN_UUID()), ?)
+               RETURNING ID""",
+            (invoice_id, number, nr, issue_date.year, issue_date.month, issue_date, *buyer, total_gross,
+             total_gross, sygnatura, reason, status_id),
+        )
+        row = cur.fetchone()
+        raks_id = row[0]
+        if pdf is not None:
+            _insert_pdf(cur, "KS", raks_id, pdf)
+        tr.commit()
+    except Exception:
+        tr.rollback()
+        raise
+    finally:
+        cur.close()
+    return raks_id

@@ -3,7 +3,8 @@
 What must hold whatever failed, whenever (``final=False``: after any run, even a killed one):
 
 1. **No second document**: no BaseLinker order carries more than one normal invoice or more than
-   one receipt (each test order belongs to one RaksSQL document).
+   one receipt (each test order belongs to one RaksSQL document); its correcting invoices are
+   no more than the corrections (KS) pointing at it, and no two carry the same KS number.
 2. **No stray document**: every BaseLinker invoice/receipt on a test order belongs to a document
    that was eligible ("to send") at some point, and an external number shown on it is that
    document's number (never another document's file on the wrong order).
@@ -59,7 +60,10 @@ def _statuses(env) -> dict[tuple[str, int], int | None]:
     cur = conn.cursor()
     try:
         cur.execute("SELECT TYP_DOK_MAGAZYNOWEGO, ID, ID_STATUSU FROM GM_FS")
-        return {(typ.strip(), int(i)): st for typ, i, st in cur.fetchall()}
+        found = {(typ.strip(), int(i)): st for typ, i, st in cur.fetchall()}
+        cur.execute("SELECT ID, ID_STATUSU FROM GM_KS")
+        found.update({("KS", int(i)): st for i, st in cur.fetchall()})
+        return found
     finally:
         cur.close()
         conn.commit()
@@ -91,16 +95,25 @@ def check(env, docs: list[Tracked], *, final: bool, journals: list[Path] | None 
     # 1 and 2: the BaseLinker side, order by order.
     for order_id, owners in by_order.items():
         for kind, doc_type, ext_key in (("invoice", "FS", "external_invoice_number"),
-                                        ("receipt", "PA", "external_receipt_number")):
-            found = env.documents(doc_type, order_id)
+                                        ("receipt", "PA", "external_receipt_number"),
+                                        ("correction", "KS", "external_invoice_number")):
             mine = [d for d in owners if d.doc_type == doc_type]
-            if len(found) > 1:
+            if doc_type == "KS" and not mine:
+                continue  # worlds without corrections (the fast tests) are not asked for them
+            found = env.documents(doc_type, order_id)
+            kind_key = "invoice" if doc_type == "KS" else kind
+            if doc_type == "KS":
+                numbers = [f.get(ext_key) for f in found if f.get(ext_key)]
+                if len(found) > len(mine) or len(numbers) != len(set(numbers)):
+                    problems.append(f"order {order_id}: {len(found)} corrections for {len(mine)} KS (duplicate): "
+                                    f"{[(f.get('invoice_id'), f.get(ext_key)) for f in found]}")
+            elif len(found) > 1:
                 problems.append(f"order {order_id}: {len(found)} {kind}s (duplicate): "
                                 f"{[(f.get(kind + '_id'), f.get(ext_key)) for f in found]}")
             for bl in found:
                 ext = bl.get(ext_key) or ""
                 if not mine:
-                    problems.append(f"order {order_id}: stray {kind} {bl.get(kind + '_id')} (no {doc_type} points here)")
+                    problems.append(f"order {order_id}: stray {kind} {bl.get(kind_key + '_id')} (no {doc_type} points here)")
                 elif not any(d.ever_eligible for d in mine):
                     problems.append(f"order {order_id}: {kind} for a document that was never eligible")
                 elif ext and ext not in {d.number for d in mine} | {n for d in mine for n in d.others_numbers}:
@@ -112,7 +125,7 @@ def check(env, docs: list[Tracked], *, final: bool, journals: list[Path] | None 
     for doc in docs:
         status = statuses.get(doc.key)
         found = env.documents(doc.doc_type, doc.order_id) if doc.order_id is not None else []
-        ext_key = "external_invoice_number" if doc.doc_type == "FS" else "external_receipt_number"
+        ext_key = "external_receipt_number" if doc.doc_type == "PA" else "external_invoice_number"
         ours = [f for f in found if f.get(ext_key) == doc.number and f.get("file")]
         label = f"{doc.doc_type} {doc.number} (id {doc.raks_id}, order {doc.order_id})"
         # 3

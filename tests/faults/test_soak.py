@@ -39,6 +39,7 @@ QUARANTINE = 2 * CLIENT_TIMEOUT + 4
 
 METHODS_FS = ["addInvoice", "addOrderInvoiceFile", "getInvoices"]
 METHODS_PA = ["addReceipt", "addOrderReceiptFile", "getReceipt", "getReceipts"]
+METHODS_KS = ["addInvoiceCorrection"]  # corrections share getInvoices/addOrderInvoiceFile with FS
 METHODS_ANY = ["getOrders", "setOrderFields", "setOrderStatus", "*"]
 
 FAULTS = [  # (kind, weight)
@@ -75,6 +76,17 @@ class Soak:
         self.docs.append(Tracked(doc_type, raks_id, order_id, number, ever_eligible=status == STATUS_TO_SEND,
                                  expect_failure=broken is not None))
 
+    def add_correction(self, *, status: int = STATUS_TO_SEND) -> None:
+        """A KS of a random invoice (sent or not yet: one not in BaseLinker must wait for it)."""
+        invoices = [d for d in self.docs if d.doc_type == "FS" and not d.expect_failure]
+        if not invoices:
+            return
+        invoice = self.rng.choice(invoices)
+        number = f"KOR {len(self.docs) + 1}/12/2026"
+        raks_id = self.env.add_correction(invoice.raks_id, number, status_id=status)
+        self.docs.append(Tracked("KS", raks_id, invoice.order_id, number, ever_eligible=status == STATUS_TO_SEND))
+        invoice.notes.append(f"corrected by {number}")
+
     def _number_of(self, doc_type: str, raks_id: int) -> str:
         cur = self.env.conn.cursor()
         cur.execute("SELECT NUMER FROM GM_FS WHERE ID = ?", (raks_id,))
@@ -93,6 +105,8 @@ class Soak:
         rng = self.rng
         for _ in range(rng.choice([0, 1, 1, 2])):
             self.add(status=STATUS_TO_SEND if rng.random() < 0.85 else STATUS_NEW)
+        if rng.random() < 0.3:  # a return: a correction of some invoice (several per invoice happen)
+            self.add_correction(status=STATUS_TO_SEND if rng.random() < 0.9 else STATUS_NEW)
         statuses = {d.key: self.env.status(d.doc_type, d.raks_id) for d in self.docs if not d.expect_failure}
         by_status: dict[int | None, list[Tracked]] = {}
         for doc in self.docs:
@@ -110,7 +124,7 @@ class Soak:
         rng = self.rng
         env = self.env
         kind = rng.choices([k for k, _ in FAULTS], [w for _, w in FAULTS])[0]
-        method = rng.choice(METHODS_FS + METHODS_PA + METHODS_ANY)
+        method = rng.choice(METHODS_FS + METHODS_PA + METHODS_KS + METHODS_ANY)
         after = rng.randrange(0, 6)
         delay = rng.uniform(0.15, 2.0)
         desc = kind
@@ -119,7 +133,7 @@ class Soak:
             desc += f" on {method} after {after}"
         elif kind == "timeout":
             if rng.random() < 0.5:  # the dangerous case: a create that runs on after we gave up
-                method = rng.choice(["addInvoice", "addReceipt"])
+                method = rng.choice(["addInvoice", "addReceipt", "addInvoiceCorrection"])
             seconds = CLIENT_TIMEOUT + rng.uniform(0.3, 3.0)
             env.state.add_fault(Fault(method=method, kind="timeout", seconds=seconds, after=after, times=1))
             desc += f" ({seconds:.1f} s) on {method} after {after}"
@@ -202,6 +216,7 @@ def test_soak_random_faults(export_env, firebird_server, monkeypatch):
     env = export_env
     env.state.configure(block_seconds=2)
     env.configure(
+        raks__document_types=["FS", "PA", "KS"],
         baselinker__timeout_seconds=CLIENT_TIMEOUT,
         baselinker__number_field=f"custom:{CUSTOM_FIELD}",
         baselinker__order_status_on_success=ORDER_STATUS_SENT,
@@ -217,6 +232,8 @@ def test_soak_random_faults(export_env, firebird_server, monkeypatch):
         soak.add("FS", status=STATUS_NEW)
         soak.add("FS", broken="no_order")
         soak.add("PA", broken="missing_order")
+        soak.add_correction()
+        soak.add_correction()
         for index in range(RUNS):
             soak.run(index)
             env.close()  # a restart broke our own connection; reconnect lazily

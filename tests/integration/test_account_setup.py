@@ -74,3 +74,38 @@ def test_account_block_ends_the_run_after_one_short_wait(export_env, monkeypatch
     assert summary.aborted and "konto BaseLinker jest zablokowane" in summary.aborted
     assert block.hits == 2  # the first answer and the one retry, no further waiting
     assert env.invoices(order_id) == [] and env.status("FS", raks_id) == 2
+
+
+def test_correction_series_zero_follows_the_invoice_rule(export_env):
+    from tests.support.export_env import CORRECTION_SERIES
+
+    env = export_env
+    env.configure(raks__document_types=["FS", "KS"], baselinker__correction_series_id=0)
+    with env.state.lock:  # a second CORRECTION series after the first: 0 means the first
+        env.state.add_series(41, "CORRECTION", "Korekty B", "KB/%N/%Y")
+    fs_id, order_id = env.add_doc("FS")
+    env.add_correction(fs_id, "KOR 9/12/2026")
+    result = env.cli("send")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Seria korekt: Korekty (id 40)" in result.stdout and "correction_series_id = 0" in result.stdout
+    [correction] = env.corrections(order_id)
+    assert correction["series_id"] == CORRECTION_SERIES
+    doctor = env.cli("doctor")
+    assert "correction_series_id = 0 → pierwsza seria korekt konta: Korekty (id 40)" in doctor.stdout, doctor.stdout
+
+
+def test_correction_series_zero_without_any_correction_series_is_a_settings_error(export_env):
+    from tests.support.export_env import CORRECTION_SERIES
+
+    env = export_env
+    env.configure(raks__document_types=["FS", "KS"], baselinker__correction_series_id=0)
+    with env.state.lock:
+        env.state.series.pop(CORRECTION_SERIES)
+    fs_id, order_id = env.add_doc("FS")
+    ks_id = env.add_correction(fs_id, "KOR 10/12/2026")
+    result = env.cli("send")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Błąd ustawień: baselinker.correction_series_id = 0" in result.stderr
+    assert env.state.write_calls() == [] and env.status("KS", ks_id) == 2
+    doctor = env.cli("doctor")
+    assert doctor.returncode == 2 and "nie ma żadnej serii korekt" in doctor.stdout

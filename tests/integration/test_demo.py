@@ -17,3 +17,4 @@ def test_demo_says_everything_through_its_caller(tmp_path, monkeypatch, capsys):
     assert "== Wysyłka 1 ==" in text and "== Wysyłka 2" in text
     assert text.count("Podsumowanie — ") == 2
     assert lines[-1].endswith("OK — każdy poprawny dokument wysłany dokładnie raz, problemy opisane.")
+    assert "KOR 1/" in text  # the demo's correction is sent with the invoices

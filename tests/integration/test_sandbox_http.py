@@ -466,6 +466,8 @@ def test_add_invoice_correction(server, state):
     assert inv["invoice_nip"] == "5260250995"
     assert error_code(server, "addInvoiceCorrection", {"original_invoice_id": original, "series_id": 15}) == "ERROR_SERIES_NOT_FOUND"
     assert error_code(server, "addInvoiceCorrection", {"original_invoice_id": 3, "series_id": 40}) == "ERROR_INVOICE_NOT_FOUND"
+    assert error_code(server, "addInvoiceCorrection", {"original_invoice_id": original, "correcting_reason": 10}) \
+        == "ERROR_BAD_PARAMETERS"
     assert len(state.invoices_for_order(order_id)) == 2
 
 

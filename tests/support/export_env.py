@@ -20,6 +20,7 @@ from agent.settings import Settings, load_settings, update_settings, write_defau
 TOKEN = "test-token-0123456789"
 INVOICE_SERIES = 15
 RECEIPT_SERIES = 61178
+CORRECTION_SERIES = 40
 CUSTOM_FIELD = 135
 ORDER_STATUS_NEW = 3000
 ORDER_STATUS_SENT = 3001
@@ -116,6 +117,13 @@ class ExportEnv:
         )
         return raks_id, order_id
 
+    def add_correction(self, invoice_raks_id: int, number: str, **kwargs) -> int:
+        """A RaksSQL correction (GM_KS) of invoice ``invoice_raks_id``; its SYGNATURA is empty."""
+        return schema.insert_correction(self.conn, invoice_id=invoice_raks_id, number=number, **kwargs)
+
+    def corrections(self, order_id: int) -> list[dict]:
+        return [i for i in self.state.invoices_for_order(order_id) if i.get("type") == "correcting"]
+
     def status(self, doc_type: str, raks_id: int) -> int | None:
         self.conn.commit()  # a fresh snapshot
         return schema.document_status(self.conn, doc_type, raks_id)
@@ -151,6 +159,8 @@ class ExportEnv:
         return self.state.receipts_for_order(order_id)
 
     def documents(self, doc_type: str, order_id: int) -> list[dict]:
+        if doc_type == "KS":
+            return self.corrections(order_id)
         return self.invoices(order_id) if doc_type == "FS" else self.receipts(order_id)
 
 
@@ -158,6 +168,7 @@ def make_state() -> SandboxState:
     state = SandboxState(token=TOKEN, requests_per_minute=1000)
     state.add_series(INVOICE_SERIES, "INVOICE", "Faktury", "%N/%M/%Y")
     state.add_series(RECEIPT_SERIES, "RECEIPT", "Paragony", "PAR/%N/%Y")
+    state.add_series(CORRECTION_SERIES, "CORRECTION", "Korekty", "KOR/%N/%M/%Y")
     state.add_order_status(ORDER_STATUS_NEW, "Nowe")
     state.add_order_status(ORDER_STATUS_SENT, "Dokument wysłany")
     state.add_order_status(ORDER_STATUS_ERROR, "Błąd dokumentu")

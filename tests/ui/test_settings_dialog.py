@@ -101,6 +101,10 @@ def test_dialog_loads_lists_live_saves_file_and_keyring(root, tray_export_env, f
     assert not any("Paragony" in label for label in invoice_labels)
     assert any("Paragony" in label for label in receipt_labels)
     assert not any("Faktury" in label for label in receipt_labels)
+    correction_labels = window.fields["baselinker.correction_series_id"].labels()
+    assert any("Korekty" in label for label in correction_labels)  # CORRECTION series only
+    assert not any("Faktury" in label or "Paragony" in label for label in correction_labels)
+    assert window.fields["raks.document_types"].buttons["KS"].cget("text") == "korekty (KS)"
     assert "pole własne: Numer z RaksSQL" in window.fields["baselinker.number_field"].labels()
     assert "Dokument wysłany" in window.fields["baselinker.order_status_on_success"].labels()
     assert window.fields["baselinker.invoice_series_id"].widget.get().startswith("Faktury")
@@ -139,6 +143,8 @@ def test_dialog_loads_lists_live_saves_file_and_keyring(root, tray_export_env, f
     choose(window, "raks.status_on_error", "Błąd wysyłki")
     check(window, "raks.statuses_to_send", 1, True)
     check(window, "raks.document_types", "PA", False)
+    check(window, "raks.document_types", "KS", True)
+    choose(window, "baselinker.correction_series_id", "Korekty")
     window.fields["sync.interval_seconds"].set("90")
     window.fields["sync.auto"].widget.invoke()
     choose(window, "sync.notifications", "tylko błędy")
@@ -150,7 +156,8 @@ def test_dialog_loads_lists_live_saves_file_and_keyring(root, tray_export_env, f
     assert s.baselinker.number_field == f"custom:{CUSTOM_FIELD}"
     assert s.baselinker.order_status_on_success == ORDER_STATUS_SENT
     assert s.raks.status_on_error == 4 and s.raks.statuses_to_send == (1, 2)
-    assert s.raks.document_types == ("FS",)
+    assert s.raks.document_types == ("FS", "KS")
+    assert s.baselinker.correction_series_id == 40
     assert (s.sync.interval_seconds, s.sync.auto, s.sync.notifications) == (90, True, "errors")
     assert s.raks.database == env.db.dsn  # untouched
     text = env.settings_path.read_text(encoding="utf-8")

@@ -226,3 +226,11 @@ def test_in_doubt_warning_agrees_with_the_count(count, verb):
     text = in_doubt_warning(count)
     assert text.startswith(verb)
     assert ("dla niego" in text) == (count == 1)
+
+
+def test_a_correction_is_shown_as_korekta(journal):
+    entry = journal.ensure(DB, "KS", 7, "KOR 1/12/2026", 1009)
+    journal.mark(entry, "done", bl_doc_id=900, bl_number="KOR/1/12/2026")
+    presenter, view, _ = make(journal)
+    [row] = view.rows
+    assert (row.doc_type, row.number, row.detail) == ("korekta", "KOR 1/12/2026", "KOR/1/12/2026")

@@ -55,7 +55,8 @@ def test_extract_order_id_never_raises(text):
 
 def test_every_statement_has_a_default_and_a_spec():
     assert set(P.DEFAULT_QUERIES) == set(P.SPECS) == {
-        "pending_documents", "document_pdf", "lock_document", "set_status", "statuses", "status_counts"
+        "pending_documents", "document_pdf", "lock_document", "set_status", "statuses", "status_counts",
+        "pending_corrections", "lock_correction", "set_correction_status",
     }
     for name, spec in P.SPECS.items():
         assert P.DEFAULT_QUERIES[name].count("?") == len(spec.params), name
@@ -99,3 +100,21 @@ def test_profile_is_immutable():
     prof = Profile.default()
     with pytest.raises(TypeError):
         prof.queries["statuses"] = "x"  # type: ignore[index]
+
+
+def test_corrections_use_their_own_statements_with_the_same_outputs():
+    assert P.statement_for("pending_documents", "KS") == "pending_corrections"
+    assert P.statement_for("lock_document", "KS") == "lock_correction"
+    assert P.statement_for("set_status", "KS") == "set_correction_status"
+    assert P.statement_for("document_pdf", "KS") == "document_pdf"  # GM_PDF keyed by type 'KS'
+    assert P.statement_for("pending_documents", "FS") == "pending_documents"
+    fs_outputs = set(P.SPECS["pending_documents"].outputs) - {"TYP"}
+    assert fs_outputs < set(P.SPECS["pending_corrections"].outputs)
+    assert "FS_NUMER" in P.SPECS["pending_corrections"].outputs
+
+
+def test_a_lock_correction_override_without_with_lock_is_refused():
+    from agent.raks.errors import ProfileError
+    with pytest.raises(ProfileError) as err:
+        P.Profile.from_settings(type("S", (), {"queries": {"lock_correction": "SELECT ID_STATUSU FROM GM_KS WHERE ID = ?"}})())
+    assert "WITH LOCK" in str(err.value)

@@ -217,6 +217,7 @@ def test_baselinker_lookup_fills_dropdowns_filtered_by_type(env, config):
     threads.run_all()
     assert view.choice_values("baselinker.invoice_series_id") == [0, 15, 16]
     assert view.choice_values("baselinker.receipt_series_id") == [0, 61178]
+    assert view.choice_values("baselinker.correction_series_id") == [0, 99]  # CORRECTION series only
     assert view.choice_values("baselinker.number_field") == ["none", "extra_field_1", "extra_field_2", "custom:135"]
     assert view.choice_values("baselinker.order_status_on_success") == [0, 3000, 3001]
     assert view.choice_values("baselinker.order_status_on_error") == [0, 3000, 3001]
@@ -423,8 +424,8 @@ def test_save_writes_file_keeping_comments_and_secrets_to_keyring(env, config):
         p.TOKEN: "nowy-token", p.PASSWORD: "haslo-firebird",
         "sync.auto": True, "sync.interval_seconds": "300", "sync.notifications": "errors",
         "raks.statuses_to_send": [1, 2], "raks.status_after_send": 3, "raks.status_on_error": 4,
-        "raks.not_before": "2026-02-01", "raks.document_types": ["FS"],
-        "baselinker.invoice_series_id": 16, "baselinker.number_field": "custom:135",
+        "raks.not_before": "2026-02-01", "raks.document_types": ["FS", "KS"],
+        "baselinker.invoice_series_id": 16, "baselinker.correction_series_id": 99, "baselinker.number_field": "custom:135",
         "baselinker.order_status_on_success": 3001, "log.level": "DEBUG",
     })
     assert presenter.save() is True
@@ -434,7 +435,8 @@ def test_save_writes_file_keeping_comments_and_secrets_to_keyring(env, config):
     s = load_settings(config)
     assert (s.sync.auto, s.sync.interval_seconds, s.sync.notifications) == (True, 300, "errors")
     assert s.raks.statuses_to_send == (1, 2) and s.raks.status_on_error == 4
-    assert s.raks.not_before.isoformat() == "2026-02-01" and s.raks.document_types == ("FS",)
+    assert s.raks.not_before.isoformat() == "2026-02-01" and s.raks.document_types == ("FS", "KS")
+    assert s.baselinker.correction_series_id == 99
     assert s.baselinker.invoice_series_id == 16 and s.baselinker.custom_field_id == 135
     assert s.baselinker.order_status_on_success == 3001 and s.log.level == "DEBUG"
     assert "nowy-token" not in text and "haslo-firebird" not in text

@@ -67,14 +67,15 @@ TABS: dict[str, tuple[str, ...]] = {
     "RaksSQL": (SERVER, DB_PATH, "raks.user", PASSWORD, "raks.charset", "raks.client_library", TEST_RAKS),
     "Dokumenty": ("raks.statuses_to_send", "raks.status_after_send", "raks.status_on_error", "raks.document_types",
                   "raks.not_before", "baselinker.invoice_series_id", "baselinker.receipt_series_id",
-                  "baselinker.number_field", "baselinker.order_status_on_success",
+                  "baselinker.correction_series_id", "baselinker.number_field", "baselinker.order_status_on_success",
                   "baselinker.order_status_on_error"),
     "Synchronizacja": ("sync.auto", "sync.interval_seconds", "sync.max_documents_per_run", "sync.notifications"),
     "Zaawansowane": (QUERIES, "log.level"),
 }
 FIELD_ORDER: tuple[str, ...] = tuple(f for fields in TABS.values() for f in fields)
 
-BASELINKER_FIELDS = ("baselinker.invoice_series_id", "baselinker.receipt_series_id", "baselinker.number_field",
+BASELINKER_FIELDS = ("baselinker.invoice_series_id", "baselinker.receipt_series_id",
+                     "baselinker.correction_series_id", "baselinker.number_field",
                      "baselinker.order_status_on_success", "baselinker.order_status_on_error")
 RAKS_FIELDS = ("raks.statuses_to_send", "raks.status_after_send", "raks.status_on_error")
 
@@ -83,7 +84,7 @@ LOADING = "ładowanie…"
 NO_CHANGE = "nie zmieniaj"
 NONE_CHOSEN = "— wybierz —"
 CHARSETS = ("WIN1250", "UTF8", "NONE", "ISO8859_2")
-DOCUMENT_TYPE_CHOICES = [("FS", "faktury (FS)"), ("PA", "paragony (PA)")]
+DOCUMENT_TYPE_CHOICES = [("FS", "faktury (FS)"), ("PA", "paragony (PA)"), ("KS", "korekty (KS)")]
 NOTIFICATION_CHOICES = [("all", "wszystkie"), ("errors", "tylko błędy"), ("none", "żadne")]
 LOG_LEVEL_CHOICES = [(level, level) for level in LOG_LEVELS]
 NUMBER_FIELD_BASE = [("none", "nigdzie"), ("extra_field_1", "pole dodatkowe 1"), ("extra_field_2", "pole dodatkowe 2")]
@@ -279,7 +280,8 @@ class SettingsPresenter:
             self.view.set_choices(field, choices)
 
         for field, series_type, what in (("baselinker.invoice_series_id", "INVOICE", "serię faktur"),
-                                         ("baselinker.receipt_series_id", "RECEIPT", "serię paragonów")):
+                                         ("baselinker.receipt_series_id", "RECEIPT", "serię paragonów"),
+                                         ("baselinker.correction_series_id", "CORRECTION", "serię korekt")):
             series = catalog.series_of_type(series_type) if catalog else []
             choices = [(0, NONE_CHOSEN)] + [(s.id, f"{s.name} ({s.format}) — id {s.id}" if s.format else
                                              f"{s.name} — id {s.id}") for s in series]

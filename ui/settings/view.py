@@ -350,6 +350,7 @@ class SettingsWindow(Window):
         bl.columnconfigure(1, weight=1)
         r = self._row(bl, 0, "Seria faktur", "baselinker.invoice_series_id", self._combo(bl))
         r = self._row(bl, r, "Seria paragonów", "baselinker.receipt_series_id", self._combo(bl))
+        r = self._row(bl, r, "Seria korekt", "baselinker.correction_series_id", self._combo(bl))
         r = self._row(bl, r, "Numer z RaksSQL zapisz w", "baselinker.number_field", self._combo(bl))
         r = self._row(bl, r, "Status zamówienia po wysłaniu", "baselinker.order_status_on_success", self._combo(bl))
         self._row(bl, r, "Status zamówienia po błędzie", "baselinker.order_status_on_error", self._combo(bl))

@@ -66,12 +66,15 @@ def add_invoice_correction(account: Account, params: dict) -> dict:
     if original is None:
         raise ApiError(ERROR_INVOICE_NOT_FOUND, f"Invoice {original_id} not found")
     series = account.pick_series(params, "CORRECTION", required=False)
+    reason = int_param(params, "correcting_reason")
+    if reason is not None and not 1 <= reason <= 9:  # the method page's list: 1..9
+        raise ApiError(ERROR_BAD_PARAMETERS, "Parameter correcting_reason must be 1-9")
     overrides: dict[str, Any] = {
         "type": "correcting",
         "correcting_to_invoice_id": original_id,
         "correcting_items": flag_param(params, "correcting_items", True),
         "correcting_data": flag_param(params, "correcting_data", False),
-        "correcting_reason": str(int_param(params, "correcting_reason") or ""),
+        "correcting_reason": str(reason or ""),
         **{f: original.get(f, "") for f in _BUYER_FIELDS},
     }
     for name in _BUYER_FIELDS:
