@@ -34,6 +34,7 @@ from agent.raks.profile import DEFAULT_QUERIES, SPECS
 from agent.settings import (
     LOG_LEVELS,
     MIN_INTERVAL_SECONDS,
+    RaksSettings,
     Settings,
     load_settings,
     update_settings,
@@ -390,20 +391,14 @@ class SettingsPresenter:
         if self.closed:
             return
         values = self.view.get_values()
-        database = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
-        if not database:
-            self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
-            return
         overrides, error = query_overrides(values)
         if error:
             self.view.set_status(TEST_RAKS, error, "error")
             self._show_error(QUERIES, error)
             return
-        candidate = dataclasses.replace(
-            self.settings.raks, database=database, user=(values.get("raks.user") or "").strip(),
-            charset=values.get("raks.charset") or "WIN1250",
-            client_library=(values.get("raks.client_library") or "").strip(), queries=overrides,
-        )
+        candidate = self._raks_candidate(values, queries=overrides)
+        if candidate is None:
+            return
         password = values.get(PASSWORD) or ""
         gen = self._next(TEST_RAKS)
         self.view.set_busy(TEST_RAKS, True)
@@ -420,6 +415,19 @@ class SettingsPresenter:
             self._call_in_ui(lambda: self._raks_done(gen, ok, result))
 
         self._start_thread(work, name="raksbl-settings-raks")
+
+    def _raks_candidate(self, values: dict, **changes: Any) -> RaksSettings | None:
+        """The RaksSQL settings as typed in the tab (saved or not); None (said next to the test
+        button) when no database path is given."""
+        database = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
+        if not database:
+            self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
+            return None
+        return dataclasses.replace(
+            self.settings.raks, database=database, user=(values.get("raks.user") or "").strip(),
+            charset=values.get("raks.charset") or "WIN1250",
+            client_library=(values.get("raks.client_library") or "").strip(), **changes,
+        )
 
     def _raks_done(self, gen: int, ok: bool, result: Any) -> None:
         if self.closed or gen != self._generation[TEST_RAKS]:
@@ -448,15 +456,9 @@ class SettingsPresenter:
         if self.closed:
             return
         values = self.view.get_values()
-        database = join_database(values.get(SERVER, ""), values.get(DB_PATH, ""))
-        if not database:
-            self.view.set_status(TEST_RAKS, "Podaj ścieżkę bazy firmy.", "error")
+        candidate = self._raks_candidate(values)
+        if candidate is None:
             return
-        candidate = dataclasses.replace(
-            self.settings.raks, database=database, user=(values.get("raks.user") or "").strip(),
-            charset=values.get("raks.charset") or "WIN1250",
-            client_library=(values.get("raks.client_library") or "").strip(),
-        )
         show = getattr(self.view, "show_fit", None)
         if show is not None:
             show(candidate, values.get(PASSWORD) or "", self.path, self.adopt_fitted)
