@@ -175,7 +175,8 @@ def test_send_dry_run_against_the_demo_database(bundle, demo, tmp_path):
     assert out.count("do wysłania") >= 12, out
     assert "FS 1/" in out and "PA 1/" in out, out
     assert "BŁĄD: brak PDF" in out, out
-    assert "Podsumowanie — do wysłania: 13" in out, out
+    assert "Podsumowanie — do wysłania: 14" in out, out  # 7 + 1 adopted FS, 5 PA, 1 KS
+    assert "KOR 1/" in out, out  # the correction follows its invoice in the same run
     assert proc.returncode == 1, f"exit {proc.returncode}\n{out}\n{proc.stderr}"  # some documents have problems
     assert "Traceback" not in proc.stderr, proc.stderr
     after = state.snapshot()
