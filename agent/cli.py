@@ -202,23 +202,18 @@ def cmd_doctor(args) -> int:
             if wanted and not any(int(s["id"]) == wanted and s.get("type") == kind for s in series):
                 ok = False
                 _out(f"  UWAGA: baselinker.{key} = {wanted} nie jest serią typu {kind} w BaseLinker")
-        if not settings.baselinker.invoice_series_id:
-            first = account.first_invoice_series(series)
+        for kind, rule in account.SERIES_RULES.items():
+            if getattr(settings.baselinker, rule.setting):
+                continue
+            if kind.doc_type != "FS" and kind.doc_type not in settings.raks.document_types:
+                continue  # corrections are checked only when they are sent
+            first = account.first_series(series, rule.series_type)
             if first is None:
                 ok = False
-                _out("  BŁĄD: baselinker.invoice_series_id = 0, a konto nie ma żadnej serii faktur — "
-                     "faktury nie zostaną wysłane")
+                _out(f"  BŁĄD: baselinker.{rule.setting} = 0, a konto nie ma żadnej serii {rule.plural_gen} — "
+                     f"{rule.plural} nie zostaną wysłane")
             else:
-                _out(f"  faktury: invoice_series_id = 0 → pierwsza seria faktur konta: "
-                     f"{first.get('name', '')} (id {first['id']})")
-        if "KS" in settings.raks.document_types and not settings.baselinker.correction_series_id:
-            first = next((s for s in series if str(s.get("type", "")).upper() == "CORRECTION"), None)
-            if first is None:
-                ok = False
-                _out("  BŁĄD: baselinker.correction_series_id = 0, a konto nie ma żadnej serii korekt — "
-                     "korekty nie zostaną wysłane")
-            else:
-                _out(f"  korekty: correction_series_id = 0 → pierwsza seria korekt konta: "
+                _out(f"  {rule.plural}: {rule.setting} = 0 → pierwsza seria {rule.plural_gen} konta: "
                      f"{first.get('name', '')} (id {first['id']})")
         _out("  statusy zamówień:")
         for s in client.call("getOrderStatusList").get("statuses") or []:

@@ -9,7 +9,7 @@
 * ``number_field = custom:<id>`` must name an extra field of type ``text``: the number goes
   only into a text field (a select/checkbox/date/... field would reject or mangle it).
 
-Both checks cost one call each and run once per run (and in ``raksbl doctor``), only when the
+Each check costs one call (getSeries at most once) and runs once per run (and in ``raksbl doctor``), only when the
 setting needs them. Messages are Polish: a shop owner reads them.
 """
 
@@ -31,44 +31,44 @@ class AccountSetup:
     notes: list[str] = field(default_factory=list)  # what the run's first lines say
 
 
-def first_invoice_series(series: list[dict]) -> dict | None:
-    """The account's first INVOICE series, in getSeries' order (ids may come as strings)."""
-    return next((s for s in series if str(s.get("type", "")).upper() == "INVOICE"), None)
+@dataclass(frozen=True)
+class SeriesRule:
+    """What ``<kind>_series_id = 0`` means for one kind: the account's first series of a type."""
+
+    setting: str       # "invoice_series_id"
+    series_type: str   # getSeries' "type"
+    plural: str        # "faktury" (nominative plural: "faktury nie zostaną wysłane")
+    plural_gen: str    # "faktur" (genitive plural: "seria faktur", "żadnej serii faktur")
+    add_hint: str      # how to add one in BaseLinker
 
 
-def resolve_invoice_series(client, configured: int) -> tuple[int, str | None]:
-    """(series id to send, note) for ``invoice_series_id``; raises ConfigError when none exists."""
+SERIES_RULES = {
+    INVOICE: SeriesRule("invoice_series_id", "INVOICE", "faktury", "faktur", "dodaj serię w BaseLinker"),
+    CORRECTION: SeriesRule("correction_series_id", "CORRECTION", "korekty", "korekt",
+                           "dodaj serię typu „korekta” w BaseLinker"),
+}
+
+
+def first_series(series: list[dict], series_type: str) -> dict | None:
+    """The account's first series of ``series_type``, in getSeries' order (ids may come as strings)."""
+    return next((s for s in series if str(s.get("type", "")).upper() == series_type), None)
+
+
+def resolve_series(rule: SeriesRule, configured: int, series: list[dict]) -> tuple[int, str | None]:
+    """(series id to send, note) for the setting of ``rule``; 0 = the account's first series of
+    its type (never "no series"); ConfigError naming the setting when there is none."""
     if configured:
         return configured, None
-    chosen = first_invoice_series(client.call("getSeries").get("series") or [])
+    chosen = first_series(series, rule.series_type)
     if chosen is None:
         raise ConfigError(
-            "baselinker.invoice_series_id = 0 (pierwsza seria faktur), ale konto BaseLinker nie ma żadnej serii "
-            "numeracji faktur — dodaj serię w BaseLinker albo wpisz jej numer.",
-            key="baselinker.invoice_series_id",
+            f"baselinker.{rule.setting} = 0 (pierwsza seria {rule.plural_gen}), ale konto BaseLinker nie ma żadnej "
+            f"serii numeracji {rule.plural_gen} — {rule.add_hint} albo wpisz jej numer.",
+            key=f"baselinker.{rule.setting}",
         )
     series_id = int(chosen["id"])
-    note = (f"Seria faktur: {chosen.get('name', '')} (id {series_id}) — pierwsza seria faktur konta, "
-            "bo invoice_series_id = 0.")
-    return series_id, note
-
-
-def resolve_correction_series(client, configured: int) -> tuple[int, str | None]:
-    """(series id to send, note) for ``correction_series_id``: 0 follows the invoices' rule (the
-    account's first CORRECTION series, never "no series"); ConfigError when none exists."""
-    if configured:
-        return configured, None
-    series = client.call("getSeries").get("series") or []
-    chosen = next((s for s in series if str(s.get("type", "")).upper() == "CORRECTION"), None)
-    if chosen is None:
-        raise ConfigError(
-            "baselinker.correction_series_id = 0 (pierwsza seria korekt), ale konto BaseLinker nie ma żadnej serii "
-            "numeracji korekt — dodaj serię typu „korekta” w BaseLinker albo wpisz jej numer.",
-            key="baselinker.correction_series_id",
-        )
-    series_id = int(chosen["id"])
-    note = (f"Seria korekt: {chosen.get('name', '')} (id {series_id}) — pierwsza seria korekt konta, "
-            "bo correction_series_id = 0.")
+    note = (f"Seria {rule.plural_gen}: {chosen.get('name', '')} (id {series_id}) — pierwsza seria "
+            f"{rule.plural_gen} konta, bo {rule.setting} = 0.")
     return series_id, note
 
 
@@ -94,14 +94,15 @@ def prepare(client, settings, *, kinds: Iterable[DocumentKind]) -> AccountSetup:
     """Resolve/check what the settings leave to the account for the ``kinds`` of the pending
     documents (the invoice series only when invoices are pending)."""
     bl = settings.baselinker
-    kinds = set(kinds)
     setup = AccountSetup()
-    if INVOICE in set(kinds):
-        setup.invoice_series_id, note = resolve_invoice_series(client, bl.invoice_series_id)
-        if note:
-            setup.notes.append(note)
-    if CORRECTION in set(kinds):
-        setup.correction_series_id, note = resolve_correction_series(client, bl.correction_series_id)
+    series: list[dict] | None = None  # getSeries, read once when a setting is 0
+    for kind in (k for k in (INVOICE, CORRECTION) if k in set(kinds)):
+        rule = SERIES_RULES[kind]
+        configured = getattr(bl, rule.setting)
+        if not configured and series is None:
+            series = client.call("getSeries").get("series") or []
+        series_id, note = resolve_series(rule, configured, series or [])
+        setattr(setup, rule.setting, series_id)
         if note:
             setup.notes.append(note)
     if bl.custom_field_id is not None:
