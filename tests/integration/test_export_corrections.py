@@ -114,14 +114,7 @@ def test_sigkill_at_every_recovery_point_of_a_correction_then_resume(export_env,
     fs_id, order_id = env.add_doc("FS", "FS 5/12/2026")
     assert env.cli("send").returncode == 0
     ks = [env.add_correction(fs_id, f"KOR {n}/12/2026") for n in (5, 6)]
-    # Die at the 2nd pass: the first correction completes, the second is torn at the point.
-    killed = env.cli("send", extra_env={"RAKSBL_CRASH_AT": f"{point}:2"})
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
-    for _ in range(3):
-        result = env.cli("send")
-        if result.returncode == 0:
-            break
-    assert result.returncode == 0, result.stdout + result.stderr
+    env.send_killed_at_then_resumed(point)
     corrections = env.corrections(order_id)
     assert sorted(c["external_invoice_number"] for c in corrections) == ["KOR 5/12/2026", "KOR 6/12/2026"]
     assert all(env.state.invoice_file(c["invoice_id"]) for c in corrections)

@@ -33,14 +33,7 @@ def _assert_exactly_once(env, docs):
 def test_sigkill_at_every_step_boundary_then_resume(export_env, point):
     env = export_env
     docs = _seed(env)
-    # Die at the 2nd pass of the point, so the first document completes and the second is torn.
-    killed = env.cli("send", extra_env={"RAKSBL_CRASH_AT": f"{point}:2"})
-    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
-    for _ in range(3):
-        result = env.cli("send")
-        if result.returncode == 0:
-            break
-    assert result.returncode == 0, result.stdout + result.stderr
+    env.send_killed_at_then_resumed(point)
     _assert_exactly_once(env, docs)
     assert env.cli("send").stdout.startswith("Brak dokumentów")
 

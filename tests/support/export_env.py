@@ -6,6 +6,7 @@ seed matching documents/orders and to run the agent in-process or as a real ``ra
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -142,6 +143,19 @@ class ExportEnv:
             [sys.executable, "-m", "agent", *args], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
             timeout=timeout,
         )
+
+    def send_killed_at_then_resumed(self, point: str) -> subprocess.CompletedProcess:
+        """`send` killed (SIGKILL) at the 2nd pass of recovery point ``point`` — the first document
+        completes, the second is torn there — then `send` again until a run succeeds (at most 3);
+        returns that run."""
+        killed = self.cli("send", extra_env={"RAKSBL_CRASH_AT": f"{point}:2"})
+        assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+        for _ in range(3):
+            result = self.cli("send")
+            if result.returncode == 0:
+                break
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
 
     def spawn(self, *args: str, extra_env: dict | None = None) -> subprocess.Popen:
         env = self.env
