@@ -108,9 +108,9 @@ def summary_needs_attention(summary: RunSummary | None) -> bool:
 
 
 def _default_run_fn() -> RunFn:
-    from agent.export.run import run_export  # lazy: the engine pulls in fdb/requests
+    from agent.export.run import run_companies  # lazy: the engine pulls in fdb/requests
 
-    return run_export
+    return run_companies
 
 
 # --------------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class AutoSync:
 
     ``settings_provider()`` returns the settings or raises :class:`ConfigError`;
     ``run_fn(settings, *, trigger, bus, cancel)`` does one run and returns its summary
-    (default: :func:`agent.export.run.run_export`, imported on first use).
+    (default: :func:`agent.export.run.run_companies`, imported on first use).
     ``always_on=True`` ignores ``[sync] auto`` (``raksbl run``: a service that is running is meant
     to sync).
     """

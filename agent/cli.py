@@ -102,7 +102,7 @@ def _load(args):
 # -- commands ------------------------------------------------------------------------------
 def cmd_send(args) -> int:
     from agent.export.events import EventBus
-    from agent.export.run import run_export
+    from agent.export.run import run_companies
 
     settings = _load(args)
     _setup_logging(settings)
@@ -112,35 +112,58 @@ def cmd_send(args) -> int:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
     cancel = threading.Event()
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
-        summary = run_export(settings, dry_run=args.dry_run, limit=args.limit, trigger="cli", bus=bus,
-                             cancel=cancel, journal=journal)
-    if not summary.results and not summary.aborted:
-        _out("Brak dokumentów do wysłania.")
-    _out(format_summary(summary))
+        total = run_companies(settings, company=args.company, dry_run=args.dry_run, limit=args.limit, trigger="cli",
+                              bus=bus, cancel=cancel, journal=journal)
+    for summary in total.runs:
+        prefix = _company_prefix(summary.company)
+        if summary.setup_error is not None:
+            _out(f"{prefix}{_setup_error_text(summary.setup_error)}")
+            continue
+        if not summary.results and not summary.aborted:
+            _out(f"{prefix}Brak dokumentów do wysłania.")
+        _out(prefix + format_summary(summary).replace("\n", "\n" + prefix))
+    if total.stopped:
+        _out(f"Przerwano: {total.stopped}")
     if interrupted.is_set():
         return EXIT_INTERRUPTED
-    if summary.aborted and not summary.results:
-        return 2
-    return 0 if summary.ok else 1
+    return total.exit_code
 
 
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
 
 
+def _company_prefix(company: str) -> str:
+    """``"sklep-a: "`` before a line of a company's run ("" with a single-company file)."""
+    return f"{company}: " if company else ""
+
+
+def _setup_error_text(exc: Exception) -> str:
+    """How a company that could not start is reported (as main() reports a single company)."""
+    if isinstance(exc, ConfigError):
+        text = str(exc)
+        company = getattr(exc, "company", "")
+        if company and text.startswith(f"Firma {company}: "):
+            text = text[len(f"Firma {company}: "):]
+        return f"Błąd ustawień: {text}"
+    return f"Przerwano: {exc}"
+
+
 def _print_progress(event: object) -> None:
     """``raksbl send``'s listener: the run's notes, then one line per finished document, then
-    BaseLinker's numbers of the documents it created (read in one go after the run)."""
+    BaseLinker's numbers of the documents it created (read in one go after the run). With
+    several companies every line starts with the company's name."""
     from agent.export.events import DocumentFinished, NumbersRead, RunStarted
 
     if isinstance(event, RunStarted):
         for note in event.notes:
-            _out(note)
+            _out(_company_prefix(event.company) + note)
     elif isinstance(event, DocumentFinished):
-        _out(format_result_line(event.result))
+        _out(_company_prefix(event.company) + format_result_line(event.result))
     elif isinstance(event, NumbersRead):
-        _out("Numery nadane przez BaseLinker:")
+        prefix = _company_prefix(event.company)
+        _out(f"{prefix}Numery nadane przez BaseLinker:")
         for result in event.results:
-            _out(f"{document_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
+            _out(f"{prefix}{document_label(result.ref.doc_type, result.ref.number):<34} → {result.outcome.bl_number}")
 
 
 @contextlib.contextmanager
@@ -530,7 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("send", cmd_send, "wyślij teraz dokumenty czekające na wysłanie")
     p.add_argument("--dry-run", action="store_true", help="pokaż, co zostałoby wysłane, niczego nie zmieniając")
-    p.add_argument("--limit", type=_positive_int, metavar="N", help="wyślij najwyżej N dokumentów (co najmniej 1)")
+    p.add_argument("--limit", type=_positive_int, metavar="N",
+                   help="wyślij najwyżej N dokumentów każdej firmy (co najmniej 1)")
+    p.add_argument("--company", metavar="NAZWA", help="tylko ta firma (nazwa z listy [[company]] w ustawieniach)")
     add("doctor", cmd_doctor, "sprawdź połączenia i pokaż serie, statusy, pola")
     p = add("history", cmd_history, "ostatnie dokumenty z dziennika")
     p.add_argument("--failed", action="store_true", help="tylko błędy i dokumenty do sprawdzenia")

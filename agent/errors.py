@@ -24,9 +24,11 @@ class RaksblError(Exception):
 class ConfigError(RaksblError):
     """A setting or secret is missing or invalid; ``key`` names it (e.g. ``raks.status_after_send``)."""
 
-    def __init__(self, message: str, key: str | None = None):
+    def __init__(self, message: str, key: str | None = None, company: str = ""):
         super().__init__(message)
         self.key = key
+        #: The [[company]] the setting belongs to ("" = the file's single company or a shared one).
+        self.company = company
 
 
 class RunAborted(RaksblError):

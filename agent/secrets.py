@@ -2,6 +2,10 @@
 
 They never go into the settings file or a log line. The environment variables exist for
 headless use (services, CI, tests): ``RAKSBL_BASELINKER_TOKEN`` and ``RAKSBL_RAKS_PASSWORD``.
+
+With several companies each has its own: keyring name ``baselinker-token/<company>``,
+environment ``RAKSBL_BASELINKER_TOKEN_<COMPANY>`` (upper-cased, ``-`` → ``_``). Looked up in
+that order, then the unsuffixed secret as the fallback (one password for every database).
 """
 
 from __future__ import annotations
@@ -27,31 +31,50 @@ _DESCRIPTION = {
 }
 
 
-def env_var(name: str) -> str:
+def env_var(name: str, company: str = "") -> str:
+    """The environment variable of secret ``name`` (of ``company``, when given)."""
+    if company:
+        from agent.settings import company_env_suffix
+
+        return f"{_ENV[name]}_{company_env_suffix(company)}"
     return _ENV[name]
 
 
-def get_secret(name: str) -> str:
-    """Return the secret ``name``; ConfigError naming it (and where to put it) if it is missing."""
-    value = os.environ.get(_ENV[name])
-    if value:
-        _never_log(value)
-        return value
+def keyring_name(name: str, company: str = "") -> str:
+    """The keyring user name of secret ``name`` (``baselinker-token/sklep-a`` for a company)."""
+    if name not in _ENV:
+        raise KeyError(name)
+    return f"{name}/{company}" if company else name
+
+
+def _from_keyring(name: str, env: str) -> str | None:
     try:
         import keyring
 
-        value = keyring.get_password(SERVICE, name)
+        return keyring.get_password(SERVICE, name)
     except Exception as exc:  # no usable keyring backend (headless Linux without a secret service)
-        log.warning("OS keyring unavailable (%s); only %s can provide the secret", type(exc).__name__, _ENV[name])
-        value = None
-    if not value:
-        raise ConfigError(
-            f"Brak sekretu: {_DESCRIPTION[name]}. Zapisz go w Ustawieniach (magazyn haseł systemu, "
-            f"usługa '{SERVICE}', nazwa '{name}') albo ustaw zmienną środowiskową {_ENV[name]}.",
-            key=f"secret:{name}",
-        )
-    _never_log(value)
-    return value
+        log.warning("OS keyring unavailable (%s); only %s can provide the secret", type(exc).__name__, env)
+        return None
+
+
+def get_secret(name: str, company: str = "") -> str:
+    """Return the secret ``name`` (of ``company``: its own, else the shared one); ConfigError
+    naming it (and where to put it) if it is missing."""
+    places = [(env_var(name, company), keyring_name(name, company))]
+    if company:
+        places.append((env_var(name), name))  # the unsuffixed secret is the fallback
+    for env, user in places:
+        value = os.environ.get(env) or _from_keyring(user, env)
+        if value:
+            _never_log(value)
+            return value
+    whose = f" firmy {company}" if company else ""
+    raise ConfigError(
+        f"Brak sekretu: {_DESCRIPTION[name]}{whose}. Zapisz go w Ustawieniach (magazyn haseł systemu, "
+        f"usługa '{SERVICE}', nazwa '{keyring_name(name, company)}') albo ustaw zmienną środowiskową "
+        f"{env_var(name, company)}.",
+        key=f"secret:{name}", company=company,
+    )
 
 
 def _never_log(value: str) -> None:
@@ -74,27 +97,26 @@ def _keyring_unavailable(name: str, exc: Exception) -> KeyringUnavailable:
     )
 
 
-def set_secret(name: str, value: str) -> None:
+def set_secret(name: str, value: str, company: str = "") -> None:
     """Store ``value`` in the OS keyring (an empty value deletes it)."""
     import keyring
 
-    if name not in _ENV:
-        raise KeyError(name)
+    user = keyring_name(name, company)
     if not value:
-        delete_secret(name)
+        delete_secret(name, company)
         return
     try:
-        keyring.set_password(SERVICE, name, value)
+        keyring.set_password(SERVICE, user, value)
     except Exception as exc:  # NoKeyringError, PasswordSetError, a D-Bus error of the backend
         raise _keyring_unavailable(name, exc) from None
 
 
-def delete_secret(name: str) -> None:
+def delete_secret(name: str, company: str = "") -> None:
     import keyring
     from keyring.errors import PasswordDeleteError
 
     try:
-        keyring.delete_password(SERVICE, name)
+        keyring.delete_password(SERVICE, keyring_name(name, company))
     except PasswordDeleteError:
         pass
     except Exception as exc:

@@ -89,14 +89,72 @@ class LogSettings:
     retention_days: int = 30
 
 
+# A company's name: shown in the UI, part of its secrets' names and environment variables.
+COMPANY_NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
+
+
+@dataclass(frozen=True)
+class CompanySettings:
+    """One ``[[company]]`` of a several-companies file: its BaseLinker account and RaksSQL database."""
+
+    name: str
+    baselinker: BaseLinkerSettings = field(default_factory=BaseLinkerSettings)
+    raks: RaksSettings = field(default_factory=RaksSettings)
+
+
 @dataclass(frozen=True)
 class Settings:
+    """The whole file, or the view of one company (:meth:`for_company`).
+
+    A single-company file (top-level ``[baselinker]`` / ``[raks]``) has no ``companies`` and
+    ``company == ""``. A several-companies file lists them in ``companies``; its top-level
+    ``baselinker`` / ``raks`` are the first company's (so a reader never crashes), but anything
+    that talks to BaseLinker or RaksSQL works on one company's view: :meth:`each_company`.
+    """
+
     baselinker: BaseLinkerSettings = field(default_factory=BaseLinkerSettings)
     raks: RaksSettings = field(default_factory=RaksSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     log: LogSettings = field(default_factory=LogSettings)
     path: Path | None = None
     warnings: tuple[str, ...] = ()  # what the user should know about reading the file (encoding)
+    companies: tuple[CompanySettings, ...] = ()  # [[company]] in file order; () = single-company file
+    company: str = ""  # the company this view is of ("" = the whole file / the single company)
+
+    @property
+    def several(self) -> bool:
+        """The file lists companies (``[[company]]``), even if only one."""
+        return bool(self.companies)
+
+    @property
+    def company_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.companies)
+
+    @property
+    def is_view(self) -> bool:
+        """Safe to talk to one BaseLinker account and one database with (see run_export)."""
+        return not self.companies or bool(self.company)
+
+    def for_company(self, name: str) -> "Settings":
+        """The view of company ``name`` (ConfigError naming the known ones if there is none)."""
+        if not self.companies:
+            if name:
+                raise ConfigError(
+                    f"Nie ma firmy {name!r}: plik ustawień opisuje jedną firmę (bez listy [[company]]).", "company")
+            return self
+        for c in self.companies:
+            if c.name.casefold() == name.casefold():
+                return dataclasses.replace(self, baselinker=c.baselinker, raks=c.raks, company=c.name)
+        raise ConfigError(
+            f"Nie ma firmy {name!r} w ustawieniach; są: {', '.join(self.company_names)}.", "company")
+
+    def each_company(self, name: str | None = None) -> list["Settings"]:
+        """The views a run covers: every company, or only ``name`` (``--company``)."""
+        if name:
+            return [self.for_company(name)]
+        if not self.companies:
+            return [self]
+        return [self.for_company(c.name) for c in self.companies]
 
 
 _SECTIONS: dict[str, type] = {
@@ -218,11 +276,26 @@ def _build_section(name: str, cls: type, table: dict[str, Any]) -> Any:
 
 
 def _validate(settings: Settings) -> None:
-    bl, raks, sync, log_s = settings.baselinker, settings.raks, settings.sync, settings.log
+    if settings.companies:
+        for company in settings.companies:
+            _validate_company(company.baselinker, company.raks, company.name)
+    else:
+        _validate_company(settings.baselinker, settings.raks, "")
+    _validate_shared(settings.sync, settings.log)
+
+
+def _need(company: str):
+    prefix = f"Firma {company}: " if company else ""
 
     def need(cond: bool, key: str, message: str) -> None:
         if not cond:
-            raise ConfigError(f"Ustawienie {key}: {message}", key)
+            raise ConfigError(f"{prefix}Ustawienie {key}: {message}", key, company)
+
+    return need
+
+
+def _validate_company(bl: BaseLinkerSettings, raks: RaksSettings, company: str) -> None:
+    need = _need(company)
 
     need(bl.api_url.startswith(("http://", "https://")), "baselinker.api_url", "adres musi zaczynać się od http:// lub https://.")
     need(1 <= bl.requests_per_minute <= 1000, "baselinker.requests_per_minute", "podaj liczbę od 1 do 1000.")
@@ -264,8 +337,12 @@ def _validate(settings: Settings) -> None:
     try:
         re.compile(raks.order_id_pattern)
     except re.error as exc:
-        raise ConfigError(f"Ustawienie raks.order_id_pattern: niepoprawne wyrażenie ({exc}).", "raks.order_id_pattern")
+        need(False, "raks.order_id_pattern", f"niepoprawne wyrażenie ({exc}).")
     _validate_pdf_source(raks, need)
+
+
+def _validate_shared(sync: SyncSettings, log_s: LogSettings) -> None:
+    need = _need("")
     need(
         sync.interval_seconds >= MIN_INTERVAL_SECONDS,
         "sync.interval_seconds",
@@ -299,12 +376,60 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
         raise ConfigError(f"Plik ustawień {path or ''} ma błąd składni: {exc}.{advice}", "file") from None
     sections: dict[str, Any] = {}
     for name, table in data.items():
+        if name == "company":
+            continue
         if name not in _SECTIONS:
             raise ConfigError(f"Nieznana sekcja [{name}] w pliku ustawień.", name)
         sections[name] = _build_section(name, _SECTIONS[name], table)
-    settings = Settings(path=path, **sections)
+    companies = _build_companies(data["company"], sections) if "company" in data else ()
+    if companies:
+        sections.update(baselinker=companies[0].baselinker, raks=companies[0].raks)
+    settings = Settings(path=path, companies=companies, **sections)
     _validate(settings)
     return settings
+
+
+def company_env_suffix(name: str) -> str:
+    """``sklep-a`` → ``SKLEP_A``: how a company's name ends its environment variables."""
+    return name.upper().replace("-", "_")
+
+
+def _build_companies(items: Any, sections: dict[str, Any]) -> tuple[CompanySettings, ...]:
+    """The ``[[company]]`` list: each with a unique name and today's [baselinker] / [raks] keys."""
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise ConfigError("Sekcja [[company]] musi być listą firm, każda z nazwą (name = \"sklep-a\").", "company")
+    both = [f"[{name}]" for name in ("baselinker", "raks") if name in sections]
+    if both:
+        raise ConfigError(
+            f"Plik ustawień ma jednocześnie {' i '.join(both)} oraz listę firm [[company]]. Przy kilku firmach "
+            "ustawienia BaseLinker i RaksSQL należą do firm: przenieś je do [company.baselinker] / [company.raks] "
+            "(albo usuń listę [[company]]).", "company")
+    companies: list[CompanySettings] = []
+    seen: dict[str, str] = {}
+    for index, item in enumerate(items, 1):
+        name = item.get("name")
+        if not isinstance(name, str) or not COMPANY_NAME.fullmatch(name):
+            raise ConfigError(
+                f"Firma nr {index} na liście [[company]]: name musi być nazwą z liter (bez polskich znaków), cyfr, "
+                f"„-” albo „_” (najwyżej 40 znaków), jest {name!r}.", "company.name")
+        other = seen.get(company_env_suffix(name))
+        if other is not None:
+            raise ConfigError(
+                f"Dwie firmy o tej samej nazwie: {other!r} i {name!r} (wielkość liter, „-” i „_” się nie liczą: "
+                "tak nazywają się ich zmienne środowiskowe). Nadaj im różne nazwy.", "company.name", name)
+        seen[company_env_suffix(name)] = name
+        built: dict[str, Any] = {}
+        for key, table in item.items():
+            if key == "name":
+                continue
+            if key not in ("baselinker", "raks"):
+                raise ConfigError(f"Firma {name}: nieznane ustawienie company.{key} (literówka?).", f"company.{key}", name)
+            try:
+                built[key] = _build_section(key, _SECTIONS[key], table)
+            except ConfigError as exc:
+                raise ConfigError(f"Firma {name}: {exc}", exc.key, name) from None
+        companies.append(CompanySettings(name=name, **built))
+    return tuple(companies)
 
 
 def load_settings(path: Path | str | None = None) -> Settings:

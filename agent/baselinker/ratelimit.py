@@ -335,34 +335,32 @@ class RateLimiter:
             time.sleep(chunk)
 
 
-_shared: RateLimiter | None = None
+# One limiter per token in this process (the budget belongs to the token: two companies on one
+# token share it, two tokens never do); "" = the limiter of callers that give no token.
+_shared: dict[str, RateLimiter] = {}
 _shared_lock = threading.Lock()
-
-
-_ledger_token: str | None = None
 
 LEDGER_FILE = "request-budget.sqlite3"
 
 
 def shared_limiter(per_minute: int, token: str | None = None) -> RateLimiter:
-    """The process-wide limiter (the budget belongs to the token, not to one client).
+    """The process-wide limiter of ``token`` (the budget belongs to the token, not to one client).
 
     Later calls with a different ``per_minute`` update the rate of the same limiter. With
     ``token``, the budget is shared with the user's other processes through a
     :class:`BudgetLedger` in the data dir (``LEDGER_FILE``).
     """
-    global _shared, _ledger_token
     with _shared_lock:
-        if _shared is None:
-            _shared = RateLimiter(per_minute)
-        elif _shared.per_minute != per_minute:
-            _shared.set_rate(per_minute)
-        if token and (token != _ledger_token or _shared.ledger is None):
+        limiter = _shared.get(token or "")
+        if limiter is None:
+            limiter = _shared[token or ""] = RateLimiter(per_minute)
+        elif limiter.per_minute != per_minute:
+            limiter.set_rate(per_minute)
+        if token and limiter.ledger is None:
             from agent import paths
 
             try:
-                _shared.attach_ledger(BudgetLedger(paths.data_dir() / LEDGER_FILE, token))
-                _ledger_token = token
+                limiter.attach_ledger(BudgetLedger(paths.data_dir() / LEDGER_FILE, token))
             except (sqlite3.Error, OSError) as exc:
                 log.warning("the shared request budget cannot be opened (%s); counting for this process only", exc)
-        return _shared
+        return limiter

@@ -4,7 +4,11 @@
 * :class:`DocumentFinished` — ``raksbl send`` prints the document's line as soon as it is done;
 * :class:`NumbersRead` — BaseLinker's own numbers of the documents the run created, read in one
   list call per 100 after the run (``raksbl send`` prints them);
-* :class:`RunFinished` — the tray's notification and tooltip, the ``raksbl run`` log.
+* :class:`RunFinished` — one company's run is over (its summary names the company);
+* :class:`CompaniesFinished` — the whole run over every company: the tray's notification and
+  tooltip, the ``raksbl run`` log.
+
+Every event of a company's run names the company (``""`` in a single-company file).
 
 Nothing flows back through this module: listeners only observe. A listener that raises is
 logged and ignored, so a broken UI callback can never stop an export.
@@ -17,9 +21,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-from agent.export.results import DocumentRef, DocumentResult, RunSummary
+from agent.export.results import CompaniesSummary, DocumentRef, DocumentResult, RunSummary
 
-__all__ = ["DocumentFinished", "DocumentRef", "EventBus", "NumbersRead", "RunFinished", "RunStarted"]
+__all__ = ["CompaniesFinished", "DocumentFinished", "DocumentRef", "EventBus", "NumbersRead", "RunFinished",
+           "RunStarted"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,7 @@ class RunStarted:
     dry_run: bool
     pending: int
     notes: tuple[str, ...] = ()  # what the run resolved itself (e.g. the invoice series chosen)
+    company: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class DocumentFinished:
 
     result: DocumentResult
     dry_run: bool = False
+    company: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,20 @@ class NumbersRead:
     """BaseLinker's numbers of sent documents that were not known when they finished."""
 
     results: tuple[DocumentResult, ...]
+    company: str = ""
 
 
 @dataclass(frozen=True)
 class RunFinished:
-    summary: RunSummary
+    summary: RunSummary  # one company's (summary.company)
 
 
-Event = RunStarted | DocumentFinished | NumbersRead | RunFinished
+@dataclass(frozen=True)
+class CompaniesFinished:
+    summary: CompaniesSummary  # every company's run of this trigger
+
+
+Event = RunStarted | DocumentFinished | NumbersRead | RunFinished | CompaniesFinished
 
 
 @dataclass

@@ -96,6 +96,13 @@ class JournalEntry:
     # document is held until a lookup sees its result or the quarantine passed (protocol.py).
     late_create_since: float | None = None
 
+    @property
+    def company(self) -> str:
+        """The company the entry belongs to ("" in a single-company setup; see export.dbkey)."""
+        from agent.export.dbkey import split_key
+
+        return split_key(self.database)[0]
+
 
 class JournalError(RaksblError):
     """A request the journal refuses (the caller's mistake or a stale view, not a broken file)."""
@@ -236,6 +243,11 @@ class Journal:
             ).fetchone()
         return self._entry(row)
 
+    def database_keys(self) -> list[str]:
+        """Every database key the journal has entries under (see export.dbkey)."""
+        with self._lock, _storage(self.path):
+            return [row[0] for row in self._db.execute("SELECT DISTINCT database FROM documents ORDER BY database")]
+
     def bl_doc_ids(self, database: str, doc_type: str, *, besides: int) -> set[int]:
         """BaseLinker document ids the journal names for documents of ``doc_type`` other than
         entry ``besides`` (a correction without a file that another KS created is not ours)."""
@@ -351,11 +363,21 @@ class Journal:
         with self._lock:
             self._db.execute("UPDATE documents SET bl_number=? WHERE id=?", (bl_number, entry_id))
 
-    def recent(self, limit: int = 50, *, failed_only: bool = False) -> list[JournalEntry]:
-        where = "WHERE state IN ('failed','in_doubt')" if failed_only else ""
+    def recent(self, limit: int = 50, *, failed_only: bool = False, company: str | None = None) -> list[JournalEntry]:
+        """The latest entries (of ``company`` when given: "" = the single company's)."""
+        conditions, params = [], []
+        if failed_only:
+            conditions.append("state IN ('failed','in_doubt')")
+        if company is not None:
+            if company:
+                conditions.append("substr(database, 1, ?) = ?")
+                params += [len(company) + 3, f"[{company}] "]
+            else:
+                conditions.append("database NOT LIKE '[%] %'")
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
         with self._lock, _storage(self.path):
             rows = self._db.execute(
-                f"SELECT * FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?", (limit,)
+                f"SELECT * FROM documents {where} ORDER BY updated_at DESC, id DESC LIMIT ?", (*params, limit)
             ).fetchall()
         return [self._entry(r) for r in rows]  # type: ignore[misc]
 

@@ -3,6 +3,10 @@
 A run stops as a whole (``summary.aborted``) only for problems no single document can avoid:
 the token is refused, BaseLinker or the database cannot be reached, the agent is stopping.
 Every other problem fails one document and the run goes on with the next one.
+
+:func:`run_companies` is the run a trigger starts: :func:`run_export` for every company of the
+settings in turn (or the one ``--company`` names). One company's failure — its database down,
+its token revoked, its settings wrong — is its own line in the summary; the others still run.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from agent.export.journal import Journal
 from agent.export.kinds import KINDS, kind_of
 from agent.export.orders import OrderBook
 from agent.export.protocol import DocumentExporter
-from agent.export.results import DocumentResult, Outcome, RunSummary
+from agent.export.results import CompaniesSummary, DocumentResult, Outcome, RunSummary
 
-__all__ = ["CHUNK", "STOPPED", "DocumentResult", "RunSummary", "run_export"]
+__all__ = ["CHUNK", "STOPPED", "CompaniesSummary", "DocumentResult", "RunSummary", "run_companies", "run_export"]
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
 
@@ -94,7 +98,7 @@ def _export_all(exporter: DocumentExporter, documents: list[Document], summary: 
                     return _abort_message(exc)
                 result = DocumentResult(_ref(doc), outcome)
                 summary.results.append(result)
-                bus.publish(ev.DocumentFinished(dataclasses.replace(result), dry_run=dry_run))
+                bus.publish(ev.DocumentFinished(dataclasses.replace(result), dry_run=dry_run, company=summary.company))
         except (RunAborted, Cancelled, BaseLinkerError) as exc:  # while claiming or prefetching
             summary.not_attempted += len(documents) - start
             return _abort_message(exc)
@@ -115,20 +119,25 @@ def run_export(
     cancel: threading.Event | None = None,
     journal: Journal | None = None,
 ) -> RunSummary:
-    """Run one export. Raises ConfigError / RunAborted when nothing could be attempted."""
+    """Run one export for one company (``settings`` is its view: Settings.for_company).
+
+    Raises ConfigError / RunAborted when nothing could be attempted."""
     from agent import paths
 
+    if not settings.is_view:
+        raise ValueError("run_export needs one company's settings (Settings.for_company); use run_companies")
     bus = bus or ev.EventBus()
     cancel = cancel or threading.Event()
-    token = secrets.get_secret(secrets.BASELINKER_TOKEN)
-    password = secrets.get_secret(secrets.RAKS_PASSWORD)
+    token = secrets.get_secret(secrets.BASELINKER_TOKEN, settings.company)
+    password = secrets.get_secret(secrets.RAKS_PASSWORD, settings.company)
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
     limiter = shared_limiter(settings.baselinker.requests_per_minute, token)
     client = BaseLinkerClient(
         token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds), cancel=cancel
     )
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time())
+    summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time(),
+                         company=settings.company)
     try:
         repo = RaksRepository(settings.raks, password)
         repo.connect()
@@ -138,14 +147,15 @@ def run_export(
             if cap is not None and len(documents) > cap:
                 summary.not_attempted = len(documents) - cap
                 documents = documents[:cap]
-            log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
-                     len(documents))
+            log.info("run %s (%s%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
+                     f", company {settings.company}" if settings.company else "", len(documents))
             setup = account.prepare(client, settings, kinds={kind_of(d.doc_type) for d in documents}) \
                 if documents else account.AccountSetup()
             summary.notes.extend(setup.notes)
             for note in setup.notes:
                 log.info("run %s: %s", summary.run_id, note)
-            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes)))
+            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes),
+                                     company=settings.company))
             exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
                                         invoice_series_id=setup.invoice_series_id,
                                         correction_series_id=setup.correction_series_id)
@@ -153,7 +163,7 @@ def run_export(
             if not dry_run and not summary.aborted:
                 filled = _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
                 if filled:
-                    bus.publish(ev.NumbersRead(tuple(dataclasses.replace(r) for r in filled)))
+                    bus.publish(ev.NumbersRead(tuple(dataclasses.replace(r) for r in filled), company=settings.company))
         finally:
             repo.close()
     except ConfigError:
@@ -165,6 +175,89 @@ def run_export(
             journal.close()
     bus.publish(ev.RunFinished(summary))
     return summary
+
+
+def shared_token_rates(views: list[Settings]) -> dict[str, int]:
+    """Each company's request budget: companies on one token share it, so all of them use the
+    lowest ``requests_per_minute`` any of them set (one token, one budget at BaseLinker)."""
+    tokens: dict[str, str] = {}
+    for view in views:
+        try:
+            tokens[view.company] = secrets.get_secret(secrets.BASELINKER_TOKEN, view.company)
+        except ConfigError:
+            continue  # that company's run says so
+    rates = {}
+    for view in views:
+        token = tokens.get(view.company)
+        sharing = [v for v in views if token is not None and tokens.get(v.company) == token]
+        rates[view.company] = min((v.baselinker.requests_per_minute for v in sharing),
+                                  default=view.baselinker.requests_per_minute)
+    return rates
+
+
+def run_companies(
+    settings: Settings,
+    *,
+    company: str | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    trigger: str = "manual",
+    bus: ev.EventBus | None = None,
+    cancel: threading.Event | None = None,
+    journal: Journal | None = None,
+) -> CompaniesSummary:
+    """The run a trigger starts: every company of ``settings`` in turn (or only ``company``).
+
+    A company that cannot start (a setting, a secret, its database or token) gets a summary
+    with ``setup_error`` and the others still run. When the run covers one company only, such
+    an error is raised instead, exactly as :func:`run_export` does (a single-company file
+    behaves as it always did). ``limit`` applies to each company.
+    """
+    from agent import paths
+
+    bus = bus or ev.EventBus()
+    cancel = cancel or threading.Event()
+    views = settings.each_company(company)
+    total = CompaniesSummary(trigger=trigger, dry_run=dry_run, started_at=time.time())
+    own_journal = journal is None
+    journal = journal or Journal(paths.journal_path())
+    try:
+        rates = shared_token_rates(views) if len(views) > 1 else {}
+        for view in views:
+            if cancel.is_set():
+                total.stopped = STOPPED
+                break
+            rate = rates.get(view.company, view.baselinker.requests_per_minute)
+            if rate != view.baselinker.requests_per_minute:
+                view = dataclasses.replace(view, baselinker=dataclasses.replace(view.baselinker,
+                                                                                requests_per_minute=rate))
+                log.info("company %s shares its BaseLinker token: %d requests/min for all of them", view.company, rate)
+            try:
+                total.runs.append(run_export(view, dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
+                                             cancel=cancel, journal=journal))
+            except (ConfigError, RunAborted) as exc:
+                if len(views) == 1:
+                    raise
+                log.error("company %s: nothing attempted: %s", view.company, exc)
+                failed = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run,
+                                    started_at=time.time(), finished_at=time.time(), company=view.company,
+                                    aborted=_setup_message(exc), setup_error=exc)
+                total.runs.append(failed)
+                bus.publish(ev.RunFinished(failed))
+    finally:
+        total.finished_at = time.time()
+        if own_journal:
+            journal.close()
+    bus.publish(ev.CompaniesFinished(total))
+    return total
+
+
+def _setup_message(exc: Exception) -> str:
+    text = str(exc)
+    prefix = f"Firma {getattr(exc, 'company', '')}: "
+    if getattr(exc, "company", "") and text.startswith(prefix):
+        text = text[len(prefix):]  # the summary names the company already
+    return f"błąd ustawień: {text}" if isinstance(exc, ConfigError) else text
 
 
 # Said after "Przerwano:" (CLI) or alone (tray): never "przerwano" twice.

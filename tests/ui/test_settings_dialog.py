@@ -244,8 +244,7 @@ def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path
     from agent.baselinker import ratelimit
 
     # A fresh process-wide request budget: the earlier tests of this module used this one's.
-    monkeypatch.setattr(ratelimit, "_shared", None)
-    monkeypatch.setattr(ratelimit, "_ledger_token", None)
+    monkeypatch.setattr(ratelimit, "_shared", {})
 
     from agent.settings import write_default_settings
 

@@ -320,13 +320,26 @@ def test_invalid_rates_are_rejected(bad) -> None:
 
 
 def test_shared_limiter_is_one_per_process_and_takes_the_new_rate(monkeypatch) -> None:
-    monkeypatch.setattr(ratelimit, "_shared", None)
+    monkeypatch.setattr(ratelimit, "_shared", {})
     first = shared_limiter(100)
     again = shared_limiter(100)
     assert first is again
     changed = shared_limiter(40)
     assert changed is first
     assert first.per_minute == 40
+
+
+def test_shared_limiter_is_one_per_token(monkeypatch, tmp_path) -> None:
+    """Two companies on one token share a budget; two tokens never do."""
+    monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(ratelimit, "_shared", {})
+    a, a_again, b = shared_limiter(100, "token-a"), shared_limiter(100, "token-a"), shared_limiter(100, "token-b")
+    try:
+        assert a is a_again and a is not b
+        assert a.ledger.key != b.ledger.key
+    finally:
+        a.attach_ledger(None)
+        b.attach_ledger(None)
 
 
 # -- threads ---------------------------------------------------------------------------------
@@ -462,8 +475,7 @@ def test_a_broken_ledger_falls_back_to_this_process_count(tmp_path, caplog) -> N
 
 def test_shared_limiter_with_a_token_uses_the_ledger_in_the_data_dir(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("RAKSBL_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(ratelimit, "_shared", None)
-    monkeypatch.setattr(ratelimit, "_ledger_token", None)
+    monkeypatch.setattr(ratelimit, "_shared", {})
     lim = shared_limiter(100, "secret-token")
     try:
         assert lim.ledger is not None and lim.ledger.path == tmp_path / ratelimit.LEDGER_FILE
