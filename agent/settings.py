@@ -384,9 +384,25 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
     companies = _build_companies(data["company"], sections) if "company" in data else ()
     if companies:
         sections.update(baselinker=companies[0].baselinker, raks=companies[0].raks)
-    settings = Settings(path=path, companies=companies, **sections)
+    settings = Settings(path=path, companies=companies, warnings=_shared_database_warnings(companies), **sections)
     _validate(settings)
     return settings
+
+
+def _shared_database_warnings(companies: tuple[CompanySettings, ...]) -> tuple[str, ...]:
+    """Two companies reading the same documents of one database (a duplicated company whose
+    database was never changed) would send one company's documents to the other's account."""
+    warnings = []
+    for i, a in enumerate(companies):
+        for b in companies[i + 1:]:
+            same_db = a.raks.database.strip().replace("\\", "/").casefold() == \
+                b.raks.database.strip().replace("\\", "/").casefold()
+            if same_db and a.raks.queries == b.raks.queries and set(a.raks.document_types) & set(b.raks.document_types):
+                warnings.append(
+                    f"Firmy {a.name} i {b.name} czytają te same dokumenty z tej samej bazy ({a.raks.database}). "
+                    f"Jeśli to pomyłka (skopiowana firma), popraw raks.database firmy {b.name}; każdy dokument i tak "
+                    "zostanie wysłany tylko raz — przez tę firmę, która pierwsza go weźmie.")
+    return tuple(warnings)
 
 
 def company_env_suffix(name: str) -> str:
@@ -439,7 +455,7 @@ def load_settings(path: Path | str | None = None) -> Settings:
     p = config_path(path)
     warnings: list[str] = []
     settings = parse_settings(read_settings_text(p, warnings=warnings), p)
-    return dataclasses.replace(settings, warnings=tuple(warnings)) if warnings else settings
+    return dataclasses.replace(settings, warnings=tuple(warnings) + settings.warnings) if warnings else settings
 
 
 # -- reading the file as people's editors write it ------------------------------------------

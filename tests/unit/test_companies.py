@@ -309,3 +309,13 @@ def test_a_companies_summary_reads_like_a_run_summary():
     single = CompaniesSummary(trigger="auto", dry_run=False, started_at=0.0,
                               runs=[dataclasses.replace(a, company="")])
     assert not single.several
+
+
+def test_two_companies_reading_the_same_documents_are_warned_about():
+    same = TWO.replace("localhost:/data/b.fdb", "LOCALHOST:/data/a.fdb").replace(
+        '[company.raks.queries]\npending_documents = "SELECT 1 FROM RDB$DATABASE"\n', "")
+    warnings = parse_settings(same).warnings
+    assert len(warnings) == 1 and "sklep-a i sklep_b" in warnings[0] and "raks.database firmy sklep_b" in warnings[0]
+    # the same database with other statements (two shops in one RaksSQL company) is deliberate
+    assert parse_settings(TWO.replace("localhost:/data/b.fdb", "localhost:/data/a.fdb")).warnings == ()
+    assert parse_settings(TWO).warnings == ()
