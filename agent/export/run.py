@@ -12,6 +12,7 @@ its token revoked, its settings wrong — is its own line in the summary; the ot
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -33,6 +34,7 @@ from agent.export.results import CompaniesSummary, DocumentResult, Outcome, RunS
 __all__ = ["CHUNK", "STOPPED", "CompaniesSummary", "DocumentResult", "RunSummary", "run_companies", "run_export"]
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
 from agent.settings import Settings
+from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +179,21 @@ def run_export(
     return summary
 
 
-def shared_token_rates(views: list[Settings]) -> dict[str, int]:
-    """Each company's request budget: companies on one token share it, so all of them use the
-    lowest ``requests_per_minute`` any of them set (one token, one budget at BaseLinker)."""
-    tokens: dict[str, str] = {}
+def _tokens(views: list[Settings]) -> dict[str, str | None]:
+    """Each company's BaseLinker token (None when it has none: its run will say so)."""
+    tokens: dict[str, str | None] = {}
     for view in views:
         try:
             tokens[view.company] = secrets.get_secret(secrets.BASELINKER_TOKEN, view.company)
         except ConfigError:
-            continue  # that company's run says so
+            tokens[view.company] = None
+    return tokens
+
+
+def shared_token_rates(views: list[Settings], tokens: dict[str, str | None] | None = None) -> dict[str, int]:
+    """Each company's request budget: companies on one token share it, so all of them use the
+    lowest ``requests_per_minute`` any of them set (one token, one budget at BaseLinker)."""
+    tokens = _tokens(views) if tokens is None else tokens
     rates = {}
     for view in views:
         token = tokens.get(view.company)
@@ -193,6 +201,30 @@ def shared_token_rates(views: list[Settings]) -> dict[str, int]:
         rates[view.company] = min((v.baselinker.requests_per_minute for v in sharing),
                                   default=view.baselinker.requests_per_minute)
     return rates
+
+
+def token_groups(views: list[Settings], tokens: dict[str, str | None]) -> list[list[Settings]]:
+    """Companies grouped by token, in the settings' order: a group runs one company after another
+    (they share one budget), groups run side by side (their budgets are separate, so a big batch
+    of one account never delays another's documents)."""
+    groups: dict[object, list[Settings]] = {}
+    for view in views:
+        token = tokens.get(view.company)
+        groups.setdefault(token if token is not None else ("no token", view.company), []).append(view)
+    return list(groups.values())
+
+
+class _OneAtATime:
+    """The bus as groups running side by side see it: one event at a time, so a listener (the
+    CLI's lines, the tray) never sees two companies' events interleaved mid-line."""
+
+    def __init__(self, bus: ev.EventBus):
+        self._bus = bus
+        self._lock = threading.Lock()
+
+    def publish(self, event: object) -> None:
+        with self._lock:
+            self._bus.publish(event)
 
 
 def run_companies(
@@ -206,12 +238,15 @@ def run_companies(
     cancel: threading.Event | None = None,
     journal: Journal | None = None,
 ) -> CompaniesSummary:
-    """The run a trigger starts: every company of ``settings`` in turn (or only ``company``).
+    """The run a trigger starts: every company of ``settings`` (or only ``company``).
 
-    A company that cannot start (a setting, a secret, its database or token) gets a summary
-    with ``setup_error`` and the others still run. When the run covers one company only, such
-    an error is raised instead, exactly as :func:`run_export` does (a single-company file
-    behaves as it always did). ``limit`` applies to each company.
+    Companies on one BaseLinker token run one after another with one budget (the lowest
+    ``requests_per_minute`` of them); companies on different tokens run side by side, each in
+    its own thread with its own connections, sharing the journal. A company that cannot start
+    (a setting, a secret, its database or token) gets a summary with ``setup_error`` and the
+    others still run. When the run covers one company only, such an error is raised instead,
+    exactly as :func:`run_export` does (a single-company file behaves as it always did).
+    ``limit`` applies to each company. ``runs`` keep the settings' order.
     """
     from agent import paths
 
@@ -222,34 +257,76 @@ def run_companies(
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
     try:
-        rates = shared_token_rates(views) if len(views) > 1 else {}
-        for view in views:
-            if cancel.is_set():
+        if len(views) == 1:
+            total.runs.append(run_export(views[0], dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
+                                         cancel=cancel, journal=journal))
+        else:
+            tokens = _tokens(views)
+            rates = shared_token_rates(views, tokens)
+            runs: dict[str, RunSummary] = {}
+            run_group = functools.partial(_run_group, rates=rates, runs=runs, dry_run=dry_run, limit=limit,
+                                          trigger=trigger, cancel=cancel, journal=journal)
+            groups = token_groups(views, tokens)
+            if len(groups) == 1:
+                run_group(groups[0], bus=bus)
+            else:
+                _side_by_side([functools.partial(run_group, group, bus=_OneAtATime(bus)) for group in groups],
+                              cancel)
+            total.runs.extend(runs[v.company] for v in views if v.company in runs)
+            if len(total.runs) < len(views):
                 total.stopped = STOPPED
-                break
-            rate = rates.get(view.company, view.baselinker.requests_per_minute)
-            if rate != view.baselinker.requests_per_minute:
-                view = dataclasses.replace(view, baselinker=dataclasses.replace(view.baselinker,
-                                                                                requests_per_minute=rate))
-                log.info("company %s shares its BaseLinker token: %d requests/min for all of them", view.company, rate)
-            try:
-                total.runs.append(run_export(view, dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
-                                             cancel=cancel, journal=journal))
-            except (ConfigError, RunAborted) as exc:
-                if len(views) == 1:
-                    raise
-                log.error("company %s: nothing attempted: %s", view.company, exc)
-                failed = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run,
-                                    started_at=time.time(), finished_at=time.time(), company=view.company,
-                                    aborted=_setup_message(exc), setup_error=exc)
-                total.runs.append(failed)
-                bus.publish(ev.RunFinished(failed))
     finally:
         total.finished_at = time.time()
         if own_journal:
             journal.close()
     bus.publish(ev.CompaniesFinished(total))
     return total
+
+
+def _run_group(group: list[Settings], *, bus, rates: dict[str, int], runs: dict[str, RunSummary], dry_run: bool,
+               limit: int | None, trigger: str, cancel: threading.Event, journal: Journal) -> None:
+    """Companies sharing one token, one after another; each one's summary goes into ``runs``."""
+    for view in group:
+        if cancel.is_set():
+            return
+        rate = rates.get(view.company, view.baselinker.requests_per_minute)
+        if rate != view.baselinker.requests_per_minute:
+            view = dataclasses.replace(view, baselinker=dataclasses.replace(view.baselinker,
+                                                                            requests_per_minute=rate))
+            log.info("company %s shares its BaseLinker token: %d requests/min for all of them", view.company, rate)
+        try:
+            runs[view.company] = run_export(view, dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
+                                            cancel=cancel, journal=journal)
+        except (ConfigError, RunAborted) as exc:
+            log.error("company %s: nothing attempted: %s", view.company, exc)
+            failed = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run,
+                                started_at=time.time(), finished_at=time.time(), company=view.company,
+                                aborted=_setup_message(exc), setup_error=exc)
+            runs[view.company] = failed
+            bus.publish(ev.RunFinished(failed))
+
+
+def _side_by_side(jobs: list, cancel: threading.Event) -> None:
+    """Run ``jobs`` in threads and wait for all; a job's unexpected exception is re-raised here.
+
+    The wait polls (0.5 s) so the caller's thread keeps taking Ctrl+C (a plain join() blocks
+    it on Windows): the signal handler sets ``cancel`` and every job stops at its next document.
+    """
+    errors: list[BaseException] = []
+
+    def guarded(job) -> None:
+        try:
+            job()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            errors.append(exc)
+            cancel.set()  # a broken run stops the others at their next document
+
+    workers = [start_daemon_thread(guarded, job, name=f"raksbl-run-{i}") for i, job in enumerate(jobs)]
+    for worker in workers:
+        while worker.is_alive():
+            worker.join(0.5)
+    if errors:
+        raise errors[0]
 
 
 def _setup_message(exc: Exception) -> str:

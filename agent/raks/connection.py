@@ -15,8 +15,10 @@ what failed (server, file, login, client library) and never the password.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
 from dataclasses import dataclass
 
 import fdb
@@ -259,6 +261,17 @@ def set_legacy_binds(conn) -> bool:
     return True
 
 
+_FIRST_LOAD = threading.Lock()
+
+
+def _first_load_guard():
+    """Serialises connections only until fdb has loaded its client library (process-wide, once):
+    runs of several companies connect from their own threads."""
+    from agent import fbclient
+
+    return _FIRST_LOAD if fbclient.loaded_client() is None else contextlib.nullcontext()
+
+
 def choose_client(client_library: str, database: str) -> tuple[dict, str, str]:
     """``(fdb keyword arguments, client path, switch note)`` for a new connection.
 
@@ -302,32 +315,33 @@ def open_connection(
     # Polish letters in them work whatever the OS code page (without it fdb sends them in the
     # connection charset and Firebird 3 fails with "Cannot transliterate character").
     kwargs = dict(user=user, password=password, charset=charset or None, utf8params=True)
-    client_kwargs, client_library, switch_note = choose_client(client_library, database)
-    kwargs.update(client_kwargs)
-    try:
-        if location.is_remote:
-            conn = fdb.connect(dsn=location.dsn, **kwargs)
-        else:
-            conn = fdb.connect(database=location.path, **kwargs)
-    except fdb.DatabaseError as exc:
-        err = connect_error(location, user, exc, password)
-        if switch_note:
-            err = RaksConnectionError(f"{err}\n{switch_note}")
-        raise err from None
-    except (OSError, fdb.Error, Exception) as exc:  # client library not found, bad charset …
-        text = str(exc)
-        if password:
-            text = text.replace(password, "***")
-        if "client library" in text.lower() or isinstance(exc, OSError):
-            lib = f"„{client_library}”" if client_library else "fbclient"
-            msg = (
-                f"Nie można załadować biblioteki klienta Firebird {lib} — zainstaluj klienta "
-                f"Firebird albo wskaż plik fbclient.dll z folderu RaksSQL (ustawienie "
-                f"raks.client_library). Szczegóły: {text}"
-            )
-        else:
-            msg = f"Nie można połączyć się z bazą RaksSQL ({location.describe()}): {text}"
-        raise RaksConnectionError(msg) from None
+    with _first_load_guard():  # two companies connecting at once must not both load a client
+        client_kwargs, client_library, switch_note = choose_client(client_library, database)
+        kwargs.update(client_kwargs)
+        try:
+            if location.is_remote:
+                conn = fdb.connect(dsn=location.dsn, **kwargs)
+            else:
+                conn = fdb.connect(database=location.path, **kwargs)
+        except fdb.DatabaseError as exc:
+            err = connect_error(location, user, exc, password)
+            if switch_note:
+                err = RaksConnectionError(f"{err}\n{switch_note}")
+            raise err from None
+        except (OSError, fdb.Error, Exception) as exc:  # client library not found, bad charset …
+            text = str(exc)
+            if password:
+                text = text.replace(password, "***")
+            if "client library" in text.lower() or isinstance(exc, OSError):
+                lib = f"„{client_library}”" if client_library else "fbclient"
+                msg = (
+                    f"Nie można załadować biblioteki klienta Firebird {lib} — zainstaluj klienta "
+                    f"Firebird albo wskaż plik fbclient.dll z folderu RaksSQL (ustawienie "
+                    f"raks.client_library). Szczegóły: {text}"
+                )
+            else:
+                msg = f"Nie można połączyć się z bazą RaksSQL ({location.describe()}): {text}"
+            raise RaksConnectionError(msg) from None
     try:
         set_legacy_binds(conn)
     except fdb.DatabaseError as exc:

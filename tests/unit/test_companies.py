@@ -319,3 +319,42 @@ def test_two_companies_reading_the_same_documents_are_warned_about():
     # the same database with other statements (two shops in one RaksSQL company) is deliberate
     assert parse_settings(TWO.replace("localhost:/data/b.fdb", "localhost:/data/a.fdb")).warnings == ()
     assert parse_settings(TWO).warnings == ()
+
+
+def test_companies_on_separate_tokens_run_side_by_side(fake_export, monkeypatch):
+    """sklep-a's run waits until sklep_b's has started: only possible when they run side by side
+    (a big batch of one account never delays another account's documents)."""
+    calls, behaviour = fake_export
+    monkeypatch.setenv("RAKSBL_BASELINKER_TOKEN_SKLEP_A", "own-token")
+    b_started = threading.Event()
+
+    def a_waits_for_b(view):
+        assert b_started.wait(10), "sklep_b did not start while sklep-a was running"
+        return _summary(view, sent=1)
+
+    def b_runs(view):
+        b_started.set()
+        return _summary(view, sent=2)
+
+    behaviour.update({"sklep-a": a_waits_for_b, "sklep_b": b_runs})
+    total = run_mod.run_companies(parse_settings(TWO), trigger="cli")
+    assert [r.company for r in total.runs] == ["sklep-a", "sklep_b"]  # the settings' order, whoever ended first
+    assert len(total.sent) == 3 and total.exit_code == 0
+
+
+def test_a_bug_in_one_side_by_side_run_stops_the_others_and_is_raised(fake_export, monkeypatch):
+    calls, behaviour = fake_export
+    monkeypatch.setenv("RAKSBL_BASELINKER_TOKEN_SKLEP_A", "own-token")
+    behaviour["sklep-a"] = ZeroDivisionError("bug")
+    cancel = threading.Event()
+    with pytest.raises(ZeroDivisionError):
+        run_mod.run_companies(parse_settings(TWO), trigger="cli", cancel=cancel)
+    assert cancel.is_set()
+
+
+def test_token_groups_keep_companies_of_one_token_together():
+    views = parse_settings(TWO.replace("[sync]", "[sync]") + '\n[[company]]\nname = "c"\n').each_company()
+    groups = run_mod.token_groups(views, {"sklep-a": "t1", "sklep_b": "t2", "c": "t1"})
+    assert [[v.company for v in g] for g in groups] == [["sklep-a", "c"], ["sklep_b"]]
+    no_token = run_mod.token_groups(views, {"sklep-a": None, "sklep_b": None, "c": "t1"})
+    assert [[v.company for v in g] for g in no_token] == [["sklep-a"], ["sklep_b"], ["c"]]
