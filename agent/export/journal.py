@@ -287,20 +287,21 @@ class Journal:
         """Move entries keyed ``old`` to ``new`` (see export.dbkey); one already under ``new`` wins."""
         if old == new:
             return 0
-        with self._lock, _storage(self.path):
-            cur = self._db.execute(
-                "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
-            )
-            moved = cur.rowcount
-        # The late-create holds kept beside the journal follow their entries to the new key.
-        guards = self._guards()
-        for key, since in list(guards.items()):
-            if key.startswith(old + "|"):
-                try:
-                    self._write_guard(new + key[len(old):], since)
-                    self._write_guard(key, None)
-                except OSError as exc:
-                    log.warning("cannot update %s (the journal still holds the guard): %s", self.guard_path, exc)
+        with self._lock:  # the side file too: companies' runs side by side share this journal
+            with _storage(self.path):
+                cur = self._db.execute(
+                    "UPDATE OR IGNORE documents SET database=? WHERE database=?", (new, old)
+                )
+                moved = cur.rowcount
+            # The late-create holds kept beside the journal follow their entries to the new key.
+            guards = self._guards()
+            for key, since in list(guards.items()):
+                if key.startswith(old + "|"):
+                    try:
+                        self._write_guard(new + key[len(old):], since)
+                        self._write_guard(key, None)
+                    except OSError as exc:
+                        log.warning("cannot update %s (the journal still holds the guard): %s", self.guard_path, exc)
         return moved
 
     def mark(
