@@ -57,6 +57,7 @@ class RunCoalesced:
     """A trigger arrived while a run was in progress; no second run was started."""
 
     trigger: str
+    company: str | None = None  # the one company the trigger asked for (None = every company)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RunError:
     trigger: str
     kind: str
     message: str
+    company: str = ""  # the one company the run was for, when the file lists companies
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class AutoSyncState:
     last_error: str | None
     last_finished_at: float | None  # wall-clock epoch seconds
     stopping: bool = False
+    company: str | None = None  # the one company the run in progress is for (None = every company)
 
     @property
     def needs_attention(self) -> bool:
@@ -169,6 +172,7 @@ class AutoSync:
         self._idle = threading.Event()
         self._idle.set()
         self._trigger: str | None = None
+        self._company: str | None = None
         self._last_summary: Any | None = None
         self._last_error: str | None = None
         self._last_finished_at: float | None = None
@@ -197,6 +201,7 @@ class AutoSync:
                 last_error=self._last_error,
                 last_finished_at=self._last_finished_at,
                 stopping=self._stopping.is_set(),
+                company=self._company,
             )
 
     @property
@@ -340,13 +345,16 @@ class AutoSync:
             return False
         return self._launch("auto")
 
-    def run_now(self, trigger: str = "manual") -> bool:
-        """Start a run now unless one is in progress (then coalesce: publish RunCoalesced, return False)."""
+    def run_now(self, trigger: str = "manual", company: str | None = None) -> bool:
+        """Start a run now unless one is in progress (then coalesce: publish RunCoalesced, return False).
+
+        ``company`` limits the run to that company of a several-companies file ("Wyślij dla
+        firmy"); ``None`` runs every company, as the timer does."""
         if self._settings is None:
             self.refresh_settings()
-        return self._launch(trigger)
+        return self._launch(trigger, company or None)
 
-    def _launch(self, trigger: str) -> bool:
+    def _launch(self, trigger: str, company: str | None = None) -> bool:
         with self._lock:
             if self._stopping.is_set():
                 return False
@@ -357,53 +365,60 @@ class AutoSync:
                 self._running = True
                 self._idle.clear()
                 self._trigger = trigger
+                self._company = company
                 self.runs_started += 1
         if coalesced:
             log.info("%s trigger while a run is in progress: coalesced", trigger)
             if trigger != "auto":
-                self.bus.publish(RunCoalesced(trigger))
+                self.bus.publish(RunCoalesced(trigger, company))
             return False
         if settings is None:
             message = error or "Program nie jest skonfigurowany."
             if trigger != "auto":
                 self.bus.publish(RunError(trigger, "config", message))
             return False
-        log.info("starting a run (%s)", trigger)
+        log.info("starting a run (%s)%s", trigger, f" for company {company}" if company else "")
         self._publish_state()
         try:
-            thread = self._start_thread(self._run_once, settings, trigger, name="raksbl-run")
+            thread = self._start_thread(self._run_once, settings, trigger, company, name="raksbl-run")
         except BaseException:
             with self._lock:
                 self._running = False
                 self._trigger = None
+                self._company = None
                 self._idle.set()
             raise
         if isinstance(thread, threading.Thread):
             self._run_thread = thread
         return True
 
-    def _run_once(self, settings: Any, trigger: str) -> None:
+    def _run_once(self, settings: Any, trigger: str, company: str | None = None) -> None:
         summary: Any | None = None
         error: RunError | None = None
+        # A run over one company of a several-companies file raises that company's error: say whose.
+        names = tuple(getattr(settings, "company_names", ()) or ())
+        whose = company or (names[0] if len(names) == 1 else "")
         try:
             run_fn = self._run_fn or _default_run_fn()
-            summary = run_fn(settings, trigger=trigger, bus=self.bus, cancel=self._cancel)
+            extra = {"company": company} if company else {}
+            summary = run_fn(settings, trigger=trigger, bus=self.bus, cancel=self._cancel, **extra)
         except ConfigError as exc:
             log.warning("run (%s) not possible: %s", trigger, exc.user_message)
-            error = RunError(trigger, "config", exc.user_message)
+            error = RunError(trigger, "config", exc.user_message, getattr(exc, "company", "") or whose)
         except RunAborted as exc:
             log.warning("run (%s) aborted: %s", trigger, exc.user_message)
-            error = RunError(trigger, "aborted", exc.user_message)
+            error = RunError(trigger, "aborted", exc.user_message, whose)
         except Cancelled as exc:
             log.info("run (%s) cancelled: %s", trigger, exc.user_message)
-            error = RunError(trigger, "cancelled", exc.user_message)
+            error = RunError(trigger, "cancelled", exc.user_message, whose)
         except Exception as exc:
             log.exception("run (%s) failed with an unexpected error", trigger)
-            error = RunError(trigger, "crash", f"Nieoczekiwany błąd: {type(exc).__name__}: {exc}")
+            error = RunError(trigger, "crash", f"Nieoczekiwany błąd: {type(exc).__name__}: {exc}", whose)
         finally:
             with self._lock:
                 self._running = False
                 self._trigger = None
+                self._company = None
                 self._last_finished_at = self._wall()
                 if error is None:
                     self._last_summary = summary
