@@ -61,13 +61,14 @@ class HistoryWindow(Window):
                                      command=lambda: self._do("set_failed_only", self.failed_only.get()))
         self.filter.pack(side="left", padx=(0, 16))
         # the company filter: packed only when the journal has entries of several companies
+        # (in a frame of its own, packed now: it keeps the filter's place before the buttons)
+        self._filter_frame = tb.Frame(bar)
+        self._filter_frame.pack(side="left")
         self.company = tk.StringVar(master=self.top, value=ALL_COMPANIES)
-        self.company_filter = tb.Combobox(bar, textvariable=self.company, state="readonly", width=18,
-                                          values=[ALL_COMPANIES])
+        self.company_filter = tb.Combobox(self._filter_frame, textvariable=self.company, state="readonly",
+                                          width=18, values=[ALL_COMPANIES])
         self.company_filter.bind("<<ComboboxSelected>>", lambda e: self._do(
             "set_company", None if self.company.get() == ALL_COMPANIES else self.company.get()))
-        self._filter_anchor = tb.Frame(bar)  # keeps the filter's place before the buttons
-        self._filter_anchor.pack(side="left")
         self.buttons: dict[str, tb.Button] = {}
         for key, text, style in (("retry", "Wyślij ponownie", "primary"), ("skip", "Pomiń", "secondary"),
                                  ("open_order", "Otwórz zamówienie w BaseLinker", "info-outline"),
@@ -165,7 +166,7 @@ class HistoryWindow(Window):
         self.company_filter.configure(values=[ALL_COMPANIES, *names])
         self.company.set(selected or ALL_COMPANIES)
         if several:
-            self.company_filter.pack(side="left", padx=(0, 16), in_=self._filter_anchor)
+            self.company_filter.pack(side="left", padx=(0, 16))
         else:
             self.company_filter.pack_forget()
 
