@@ -298,7 +298,7 @@ class NotifyPolicy:
         if not news and trigger == "auto":
             return None
         title = "Błąd ustawień" if kind == "config" else "Nie udało się wysłać dokumentów"
-        if company and not message.startswith(f"Firma {company}:"):
+        if company and company not in message:  # "Firma sklep-b: Ustawienie …" names it already
             message = f"{company}: {message}"
         return Notification(title, clip(message, BODY_MAX) if company else message, error=True)
 
