@@ -123,7 +123,8 @@ class AutoSync:
 
     ``settings_provider()`` returns the settings or raises :class:`ConfigError`;
     ``run_fn(settings, *, trigger, bus, cancel)`` does one run and returns its summary
-    (default: :func:`agent.export.run.run_companies`, imported on first use).
+    (default: :func:`agent.export.run.run_companies`, imported on first use); a run for one
+    company (:meth:`run_now` with ``company``) also passes ``company=name``.
     ``always_on=True`` ignores ``[sync] auto`` (``raksbl run``: a service that is running is meant
     to sync).
     """

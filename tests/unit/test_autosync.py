@@ -460,3 +460,15 @@ def test_the_error_of_a_one_company_run_names_that_company():
     run.error = ConfigError("Nie ma firmy 'sklep-c' w ustawieniach; są: sklep-a, sklep-b.", "company")
     h.sync.run_now("manual", company="sklep-c")
     assert [e for e in h.events if isinstance(e, RunError)][-1].company == "sklep-c"
+
+
+def test_the_error_of_a_one_company_list_names_its_company():
+    """A [[company]] list of one company: run_companies raises that company's error (nothing to
+    go on with); the tray must still say whose it is."""
+    from agent.settings import parse_settings
+
+    one = TWO_COMPANIES[: TWO_COMPANIES.index("[[company]]\nname = \"sklep-b\"")]
+    run = CompanyRun(RunAborted("Błędny token BaseLinker."))
+    h = make(parse_settings(one), run=run)
+    h.sync.run_now("manual")
+    assert [e.company for e in h.events if isinstance(e, RunError)] == ["sklep-a"]

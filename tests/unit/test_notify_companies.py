@@ -161,3 +161,13 @@ def test_run_error_of_one_company_names_it_and_is_remembered_per_company():
     assert p.for_run_error("Firma sklep-b: Ustawienie raks.database: brak.", kind="config",
                            company="sklep-b").body == "Firma sklep-b: Ustawienie raks.database: brak."
     assert p.for_run_error("Brak połączenia z bazą", kind="aborted", company="sklep-a") is not None
+
+
+def test_a_run_for_one_company_leaves_the_memory_of_the_others_alone():
+    p = NotifyPolicy()
+    b_down = lambda: run("sklep-b", aborted="brak połączenia z bazą", setup_error=RuntimeError())  # noqa: E731
+    assert p.for_companies(total(run("sklep-a"), b_down())) is not None
+    # "Wyślij dla firmy ▸ sklep-a" (manual, sklep-a only): answered, sklep-b not forgotten
+    assert p.for_companies(total(run("sklep-a"), trigger="manual"), trigger="manual").title == \
+        "Brak dokumentów do wysłania"
+    assert p.for_companies(total(run("sklep-a"), b_down())) is None  # still the same problem: quiet
