@@ -260,6 +260,9 @@ class NotifyPolicy:
         if sent_runs:
             return Notification(sent_line(len(summary.sent)), fit_lines([self._company_line(r) for r in sent_runs]))
         if manual:
+            if len(summary.runs) == 1:  # "Wyślij dla firmy ▸ sklep-b"
+                return Notification("Brak dokumentów do wysłania", clip(
+                    f"{summary.runs[0].company}: brak nowych dokumentów do wysłania do BaseLinker.", BODY_MAX))
             return Notification("Brak dokumentów do wysłania",
                                 "Żadna firma nie ma nowych dokumentów do wysłania do BaseLinker.")
         return None

@@ -168,6 +168,7 @@ def test_a_run_for_one_company_leaves_the_memory_of_the_others_alone():
     b_down = lambda: run("sklep-b", aborted="brak połączenia z bazą", setup_error=RuntimeError())  # noqa: E731
     assert p.for_companies(total(run("sklep-a"), b_down())) is not None
     # "Wyślij dla firmy ▸ sklep-a" (manual, sklep-a only): answered, sklep-b not forgotten
-    assert p.for_companies(total(run("sklep-a"), trigger="manual"), trigger="manual").title == \
-        "Brak dokumentów do wysłania"
+    n = p.for_companies(total(run("sklep-a"), trigger="manual"), trigger="manual")
+    assert (n.title, n.body) == ("Brak dokumentów do wysłania",
+                                 "sklep-a: brak nowych dokumentów do wysłania do BaseLinker.")
     assert p.for_companies(total(run("sklep-a"), b_down())) is None  # still the same problem: quiet
