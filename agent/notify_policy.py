@@ -93,29 +93,46 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+MIN_TEXT = 30  # a company's line keeps at least this much after "sklep-a: " (else fewer lines)
+
+
+def _shortest(line: str) -> int:
+    """How short ``line`` may be cut: its company's name plus :data:`MIN_TEXT` characters."""
+    colon = line.find(": ")
+    return (colon + 2 if 0 < colon else 0) + MIN_TEXT
+
+
+def _fair_cap(lengths: list[int], room: int) -> int:
+    """The largest length every line may keep so that together they fit ``room`` (water-filling:
+    short lines stay whole, the long ones share what is left equally)."""
+    if sum(lengths) <= room:
+        return max(lengths, default=0)
+    left, count = room, len(lengths)
+    for length in sorted(lengths):
+        cap = left // count
+        if length > cap:
+            return cap
+        left -= length
+        count -= 1
+    return left
+
+
 def fit_lines(lines: list[str], limit: int = BODY_MAX) -> str:
-    """``lines`` joined by newlines within ``limit`` characters: a line that does not fit is cut
-    (when there is room worth reading) and the lines left out are counted ("… i jeszcze 2 firmy")."""
-    out: list[str] = []
-    used = 0
-    for index, line in enumerate(lines):
-        rest = len(lines) - index - 1
-        reserve = len(f"\n… i jeszcze {companies(rest)}") if rest else 0
-        sep = 1 if out else 0
-        room = limit - used - sep - reserve
-        if len(line) <= room:
-            out.append(line)
-            used += sep + len(line)
-            continue
-        if room >= 40:
-            out.append(clip(line, room))
-            left = rest
-        else:
-            left = rest + 1
-        if left:
-            out.append(f"… i jeszcze {companies(left)}")
-        break
-    return clip("\n".join(out), limit)
+    """``lines`` (one per company) joined by newlines within ``limit`` characters. When they do
+    not fit, the long ones are cut fairly ("…"), so a long error of one company never pushes
+    another company out; only when even that is not enough are the last lines left out and
+    counted ("… i jeszcze 2 firmy")."""
+    n = len(lines)
+    for count in range(n, 0, -1):
+        more = f"… i jeszcze {companies(n - count)}" if count < n else ""
+        room = limit - (len(more) + 1 if more else 0) - (count - 1)
+        lengths = [len(line) for line in lines[:count]]
+        cap = _fair_cap(lengths, room)
+        cut = [line for line in lines[:count] if len(line) > cap]
+        if all(cap >= _shortest(line) for line in cut) or count == 1:  # a cut line stays readable
+            out = [clip(line, max(cap, 1)) for line in lines[:count]] + ([more] if more else [])
+            return clip("\n".join(out), limit)
+    return ""
 
 
 def _number(item: DocumentResult) -> str:

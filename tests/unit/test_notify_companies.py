@@ -132,8 +132,10 @@ def test_many_companies_with_long_names_and_reasons_fit_the_windows_balloon():
     n = NotifyPolicy().for_companies(total(*runs))
     assert len(n.title) <= TITLE_MAX and len(n.body) <= BODY_MAX
     lines = n.body.splitlines()
-    assert lines[0].startswith(f"{name[:-2]}00: wysłano 1 fakturę; 3 dokumenty nie zostały wysłane")
-    assert lines[-1].startswith("… i jeszcze ") and lines[-1].endswith(" firm")  # 5+ companies left out
+    # each company's line keeps its name and at least 30 characters of what happened
+    assert lines[0].startswith(f"{name[:-2]}00: wysłano 1 fakturę; 3 dok")
+    assert all(len(line) >= 40 + 2 + 30 for line in lines[:-1])
+    assert lines[-1] == "… i jeszcze 5 firm"
     # one company with a long name in the title still fits (the title falls back to the total)
     one = NotifyPolicy().for_companies(total(run(name, failed((2, reason))), run("b", sent(1))))
     assert len(one.title) <= TITLE_MAX and one.title == "1 dokument nie został wysłany"
@@ -142,9 +144,17 @@ def test_many_companies_with_long_names_and_reasons_fit_the_windows_balloon():
     assert len(sent_one.title) <= TITLE_MAX and len(sent_one.body) <= BODY_MAX
 
 
-def test_fit_lines_counts_the_companies_left_out():
-    assert fit_lines(["a" * 100, "b" * 100, "c" * 100, "d" * 100], 255).splitlines()[-1] == "… i jeszcze 2 firmy"
+def test_fit_lines_cuts_long_lines_fairly_and_counts_the_companies_left_out():
     assert fit_lines(["a", "b"], 255) == "a\nb"
+    # one long error never pushes the other company out: the long line is cut, the short kept
+    body = fit_lines(["b" * 400, "sklep-a: wysłano 2 faktury"], 255)
+    assert body.splitlines() == ["b" * 227 + "…", "sklep-a: wysłano 2 faktury"] and len(body) == 255
+    four = fit_lines(["a" * 100, "b" * 100, "c" * 100, "d" * 100], 255).splitlines()
+    assert [len(line) for line in four] == [63] * 4 and all(line.endswith("…") for line in four)
+    eight = fit_lines(["x" * 100] * 8, 255).splitlines()
+    assert len(eight) == 8 and all(len(x) >= 30 for x in eight)  # no company name: 30 characters each
+    named = fit_lines([f"sklep-{i}: " + "x" * 100 for i in range(8)], 255).splitlines()
+    assert named[-1] == "… i jeszcze 3 firmy" and all(len(x) >= 9 + 30 for x in named[:-1]), named
     assert all(len(fit_lines(["x" * k] * m, 255)) <= 255 for k in (1, 50, 254, 300) for m in (1, 2, 7, 30))
 
 
