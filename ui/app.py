@@ -123,6 +123,7 @@ class TrayApp:
         self.notifier = notifier
         self.quitting = False
         self._trigger: str | None = None
+        self._run_company = ""  # the company whose run is in progress (RunStarted), for the tooltip
         self._applied_settings: Any = None
         self._unsubscribe = self.bus.subscribe(self._on_event)
 
@@ -132,7 +133,16 @@ class TrayApp:
         from ui.tray import TrayIcon
 
         self.tray = (self._tray_factory or TrayIcon)(self)
-        self.tray.state_provider = lambda: (self.autosync.state(), self.quitting)
+        self.tray.state_provider = self._tray_state
+
+    def _tray_state(self) -> tuple[Any, bool]:
+        """What the icon shows: the scheduler's state, naming the company being sent for."""
+        import dataclasses
+
+        state = self.autosync.state()
+        if state.running and self._run_company:
+            state = dataclasses.replace(state, company=self._run_company)
+        return state, self.quitting
 
     def run(self) -> int:
         """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
@@ -191,6 +201,9 @@ class TrayApp:
             self.refresh()
         elif isinstance(event, RunStarted):
             self._trigger = event.trigger
+            self._run_company = event.company
+            if event.company:
+                self.refresh()  # "trwa wysyłanie (sklep-b)…"
         elif isinstance(event, CompaniesFinished):
             # once per run, over every company it covered: one notification at most
             trigger = event.summary.trigger or self._trigger or self.autosync.state().trigger or "auto"

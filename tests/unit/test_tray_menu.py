@@ -425,3 +425,13 @@ def test_tooltip_of_many_companies_keeps_the_next_run_and_names_the_one_sending(
 
     sending = dataclasses.replace(state, running=True, company="sklep-b")
     assert tooltip(sending).startswith("raksbl – trwa wysyłanie (sklep-b)…")
+
+
+def test_tooltip_names_the_company_being_sent_for_during_a_run_over_all(env):
+    h = make_two_company_app(env)
+    seen = []
+    h.run.during = lambda: seen.append(h.app.tray.icon.title)
+    click(h.app, MENU_SEND)
+    assert [t.split(" · ")[0] for t in seen] == ["raksbl – trwa wysyłanie (sklep-a)…",
+                                                  "raksbl – trwa wysyłanie (sklep-b)…"]
+    assert "trwa" not in h.app.tray.icon.title
