@@ -28,6 +28,7 @@ the timer's job from :mod:`agent.clocked_schedule`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -40,7 +41,7 @@ import schedule
 from agent.clocked_schedule import ClockedJob, monotonic_datetime
 from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export.events import EventBus
-from agent.export.results import RunSummary
+from agent.export.results import CompaniesSummary, RunSummary
 from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,17 @@ class AutoSyncState:
 @dataclass(frozen=True)
 class StateChanged:
     state: AutoSyncState
+
+
+def merge_last_summary(previous: Any, summary: Any, company: str | None) -> Any:
+    """The summary the icon and tooltip show after a run: a run for one company ("Wyślij dla
+    firmy") replaces only that company's part of the last one, so another company's problem
+    stays on the icon until a run of that company clears it."""
+    if not company or not isinstance(previous, CompaniesSummary) or not isinstance(summary, CompaniesSummary):
+        return summary
+    new = {run.company: run for run in summary.runs}
+    runs = [new.pop(run.company, run) for run in previous.runs] + list(new.values())
+    return dataclasses.replace(summary, runs=runs)
 
 
 def summary_needs_attention(summary: RunSummary | None) -> bool:
@@ -422,10 +434,11 @@ class AutoSync:
                 self._company = None
                 self._last_finished_at = self._wall()
                 if error is None:
-                    self._last_summary = summary
+                    self._last_summary = merge_last_summary(self._last_summary, summary, company)
                     self._last_error = None
                 elif error.kind != "cancelled":
-                    self._last_error = error.message
+                    named = not error.company or error.company in error.message
+                    self._last_error = error.message if named else f"{error.company}: {error.message}"
                 if self._job is not None:
                     # The period restarts at the end of a run: long runs never go back to back.
                     self._job.next_run = self._mono_now() + dt.timedelta(seconds=self._job.interval)

@@ -472,3 +472,36 @@ def test_the_error_of_a_one_company_list_names_its_company():
     h = make(parse_settings(one), run=run)
     h.sync.run_now("manual")
     assert [e.company for e in h.events if isinstance(e, RunError)] == ["sklep-a"]
+
+
+def test_a_run_for_one_company_keeps_the_others_problems_on_the_icon():
+    from agent.export.results import CompaniesSummary, DocumentRef, DocumentResult, Outcome, RunSummary
+    from agent.settings import parse_settings
+
+    def company_run(company, result):
+        ref = DocumentRef("FS", 1, "FS 1/2026", 11)
+        return RunSummary("r", "x", False, 0.0, company=company, results=[DocumentResult(ref, Outcome(result, "x"))])
+
+    class Runs(CompanyRun):
+        def __call__(self, settings, *, trigger, bus, cancel, company=None):
+            self.calls.append((trigger, company))
+            if self.error is not None:
+                raise self.error
+            names = [company] if company else ["sklep-a", "sklep-b"]
+            return CompaniesSummary(trigger, False, 0.0, runs=[
+                company_run(n, "failed" if (n == "sklep-a" and trigger == "auto") else "sent") for n in names])
+
+    run = Runs()
+    h = make(parse_settings(TWO_COMPANIES), run=run)
+    h.clock.advance(5)
+    assert h.sync.tick()  # the timer: sklep-a fails, sklep-b sends
+    assert h.sync.state().needs_attention
+    h.sync.run_now("manual", company="sklep-b")  # sklep-b again: sklep-a's failure still shown
+    last = h.sync.state().last_summary
+    assert [r.company for r in last.runs] == ["sklep-a", "sklep-b"]
+    assert last.runs[0].failed and h.sync.state().needs_attention
+    h.sync.run_now("manual", company="sklep-a")  # sklep-a's own run clears it
+    assert not h.sync.state().needs_attention
+    run.error = RunAborted("Brak połączenia z bazą RaksSQL.")
+    h.sync.run_now("manual", company="sklep-b")
+    assert h.sync.state().last_error == "sklep-b: Brak połączenia z bazą RaksSQL."
