@@ -37,6 +37,12 @@ setup_logging("INFO", 30)
 app = TrayApp(sys.argv[1])
 
 def drive():
+    try:
+        commands()
+    except BaseException as exc:  # say so: the test is waiting for a line
+        print("ERROR", repr(exc), flush=True)
+
+def commands():
     for line in sys.stdin:
         command, _, name = line.strip().partition(" ")
         if command == "menu":
@@ -113,6 +119,7 @@ def test_submenu_sends_for_one_company_only(xsession, two_companies, private_tmp
         tray.stdin.write("menu\n")
         tray.stdin.flush()
         line = tray.stdout.readline()
+        assert line.startswith("MENU\t"), line
         _, items, submenu = line.rstrip("\n").split("\t")
         assert items.split("|")[:2] == [MENU_SEND, MENU_SEND_COMPANY], line
         assert submenu.split("|") == ["sklep-a", "sklep-b"]
