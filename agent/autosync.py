@@ -28,6 +28,7 @@ the timer's job from :mod:`agent.clocked_schedule`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -40,7 +41,7 @@ import schedule
 from agent.clocked_schedule import ClockedJob, monotonic_datetime
 from agent.errors import Cancelled, ConfigError, RunAborted
 from agent.export.events import EventBus
-from agent.export.results import RunSummary
+from agent.export.results import CompaniesSummary, RunSummary
 from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class RunCoalesced:
     """A trigger arrived while a run was in progress; no second run was started."""
 
     trigger: str
+    company: str | None = None  # the one company the trigger asked for (None = every company)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class RunError:
     trigger: str
     kind: str
     message: str
+    company: str = ""  # the one company the run was for, when the file lists companies
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class AutoSyncState:
     last_error: str | None
     last_finished_at: float | None  # wall-clock epoch seconds
     stopping: bool = False
+    company: str | None = None  # the one company the run in progress is for (None = every company)
 
     @property
     def needs_attention(self) -> bool:
@@ -95,6 +99,17 @@ class AutoSyncState:
 @dataclass(frozen=True)
 class StateChanged:
     state: AutoSyncState
+
+
+def merge_last_summary(previous: Any, summary: Any, company: str | None) -> Any:
+    """The summary the icon and tooltip show after a run: a run for one company ("Wyślij dla
+    firmy") replaces only that company's part of the last one, so another company's problem
+    stays on the icon until a run of that company clears it."""
+    if not company or not isinstance(previous, CompaniesSummary) or not isinstance(summary, CompaniesSummary):
+        return summary
+    new = {run.company: run for run in summary.runs}
+    runs = [new.pop(run.company, run) for run in previous.runs] + list(new.values())
+    return dataclasses.replace(summary, runs=runs)
 
 
 def summary_needs_attention(summary: RunSummary | None) -> bool:
@@ -120,7 +135,8 @@ class AutoSync:
 
     ``settings_provider()`` returns the settings or raises :class:`ConfigError`;
     ``run_fn(settings, *, trigger, bus, cancel)`` does one run and returns its summary
-    (default: :func:`agent.export.run.run_companies`, imported on first use).
+    (default: :func:`agent.export.run.run_companies`, imported on first use); a run for one
+    company (:meth:`run_now` with ``company``) also passes ``company=name``.
     ``always_on=True`` ignores ``[sync] auto`` (``raksbl run``: a service that is running is meant
     to sync).
     """
@@ -169,6 +185,7 @@ class AutoSync:
         self._idle = threading.Event()
         self._idle.set()
         self._trigger: str | None = None
+        self._company: str | None = None
         self._last_summary: Any | None = None
         self._last_error: str | None = None
         self._last_finished_at: float | None = None
@@ -197,6 +214,7 @@ class AutoSync:
                 last_error=self._last_error,
                 last_finished_at=self._last_finished_at,
                 stopping=self._stopping.is_set(),
+                company=self._company,
             )
 
     @property
@@ -340,13 +358,16 @@ class AutoSync:
             return False
         return self._launch("auto")
 
-    def run_now(self, trigger: str = "manual") -> bool:
-        """Start a run now unless one is in progress (then coalesce: publish RunCoalesced, return False)."""
+    def run_now(self, trigger: str = "manual", company: str | None = None) -> bool:
+        """Start a run now unless one is in progress (then coalesce: publish RunCoalesced, return False).
+
+        ``company`` limits the run to that company of a several-companies file ("Wyślij dla
+        firmy"); ``None`` runs every company, as the timer does."""
         if self._settings is None:
             self.refresh_settings()
-        return self._launch(trigger)
+        return self._launch(trigger, company or None)
 
-    def _launch(self, trigger: str) -> bool:
+    def _launch(self, trigger: str, company: str | None = None) -> bool:
         with self._lock:
             if self._stopping.is_set():
                 return False
@@ -357,59 +378,67 @@ class AutoSync:
                 self._running = True
                 self._idle.clear()
                 self._trigger = trigger
+                self._company = company
                 self.runs_started += 1
         if coalesced:
             log.info("%s trigger while a run is in progress: coalesced", trigger)
             if trigger != "auto":
-                self.bus.publish(RunCoalesced(trigger))
+                self.bus.publish(RunCoalesced(trigger, company))
             return False
         if settings is None:
             message = error or "Program nie jest skonfigurowany."
             if trigger != "auto":
                 self.bus.publish(RunError(trigger, "config", message))
             return False
-        log.info("starting a run (%s)", trigger)
+        log.info("starting a run (%s)%s", trigger, f" for company {company}" if company else "")
         self._publish_state()
         try:
-            thread = self._start_thread(self._run_once, settings, trigger, name="raksbl-run")
+            thread = self._start_thread(self._run_once, settings, trigger, company, name="raksbl-run")
         except BaseException:
             with self._lock:
                 self._running = False
                 self._trigger = None
+                self._company = None
                 self._idle.set()
             raise
         if isinstance(thread, threading.Thread):
             self._run_thread = thread
         return True
 
-    def _run_once(self, settings: Any, trigger: str) -> None:
+    def _run_once(self, settings: Any, trigger: str, company: str | None = None) -> None:
         summary: Any | None = None
         error: RunError | None = None
+        # A run over one company of a several-companies file raises that company's error: say whose.
+        names = tuple(getattr(settings, "company_names", ()) or ())
+        whose = company or (names[0] if len(names) == 1 else "")
         try:
             run_fn = self._run_fn or _default_run_fn()
-            summary = run_fn(settings, trigger=trigger, bus=self.bus, cancel=self._cancel)
+            extra = {"company": company} if company else {}
+            summary = run_fn(settings, trigger=trigger, bus=self.bus, cancel=self._cancel, **extra)
         except ConfigError as exc:
             log.warning("run (%s) not possible: %s", trigger, exc.user_message)
-            error = RunError(trigger, "config", exc.user_message)
+            error = RunError(trigger, "config", exc.user_message, getattr(exc, "company", "") or whose)
         except RunAborted as exc:
             log.warning("run (%s) aborted: %s", trigger, exc.user_message)
-            error = RunError(trigger, "aborted", exc.user_message)
+            error = RunError(trigger, "aborted", exc.user_message, whose)
         except Cancelled as exc:
             log.info("run (%s) cancelled: %s", trigger, exc.user_message)
-            error = RunError(trigger, "cancelled", exc.user_message)
+            error = RunError(trigger, "cancelled", exc.user_message, whose)
         except Exception as exc:
             log.exception("run (%s) failed with an unexpected error", trigger)
-            error = RunError(trigger, "crash", f"Nieoczekiwany błąd: {type(exc).__name__}: {exc}")
+            error = RunError(trigger, "crash", f"Nieoczekiwany błąd: {type(exc).__name__}: {exc}", whose)
         finally:
             with self._lock:
                 self._running = False
                 self._trigger = None
+                self._company = None
                 self._last_finished_at = self._wall()
                 if error is None:
-                    self._last_summary = summary
+                    self._last_summary = merge_last_summary(self._last_summary, summary, company)
                     self._last_error = None
                 elif error.kind != "cancelled":
-                    self._last_error = error.message
+                    named = not error.company or error.company in error.message
+                    self._last_error = error.message if named else f"{error.company}: {error.message}"
                 if self._job is not None:
                     # The period restarts at the end of a run: long runs never go back to back.
                     self._job.next_run = self._mono_now() + dt.timedelta(seconds=self._job.interval)

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.autosync import AutoSync, RunError, RunFn
 from agent.errors import ConfigError
-from agent.export.events import EventBus, RunFinished
+from agent.export.events import CompaniesFinished, EventBus, RunFinished
 from agent.settings import SettingsFile
 
 log = logging.getLogger(__name__)
@@ -23,19 +23,31 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 
 
+def _counts(s: object) -> str:
+    return "sent %d, failed %d, in doubt %d, deferred %d%s" % (
+        len(getattr(s, "sent", []) or []),
+        len(getattr(s, "failed", []) or []),
+        len(getattr(s, "in_doubt", []) or []),
+        len(getattr(s, "deferred", []) or []),
+        f", aborted: {s.aborted}" if getattr(s, "aborted", None) else "",
+    )
+
+
 def _log_events(event: object) -> None:
+    """One line per company's run ("company sklep-a: run finished: …"), and with several
+    companies one more for the whole run; a single-company file logs as it always did."""
     if isinstance(event, RunFinished):
         s = event.summary
-        log.info(
-            "run finished: sent %d, failed %d, in doubt %d, deferred %d%s",
-            len(getattr(s, "sent", []) or []),
-            len(getattr(s, "failed", []) or []),
-            len(getattr(s, "in_doubt", []) or []),
-            len(getattr(s, "deferred", []) or []),
-            f", aborted: {s.aborted}" if getattr(s, "aborted", None) else "",
-        )
+        company = getattr(s, "company", "")
+        log.info("%srun finished: %s", f"company {company}: " if company else "", _counts(s))
+    elif isinstance(event, CompaniesFinished):
+        s = event.summary
+        if s.several:
+            names = [r.company for r in s.runs]
+            log.info("all companies finished (%s): %s; exit code %d", ", ".join(names), _counts(s), s.exit_code)
     elif isinstance(event, RunError):
-        log.warning("run (%s) %s: %s", event.trigger, event.kind, event.message)
+        who = f"company {event.company}: " if getattr(event, "company", "") else ""
+        log.warning("%srun (%s) %s: %s", who, event.trigger, event.kind, event.message)
 
 
 def run_service(
@@ -68,8 +80,9 @@ def run_service(
             raise
         log_file = setup_logging(settings.log.level, settings.log.retention_days, console=True)
         log.info(
-            "raksbl run: pid %d, settings %s, log %s, every %d s",
+            "raksbl run: pid %d, settings %s, log %s, every %d s%s",
             os.getpid(), provider.path, log_file, settings.sync.interval_seconds,
+            f", companies: {', '.join(settings.company_names)}" if settings.several else "",
         )
         if not settings.sync.auto:
             log.info("[sync] auto = false is ignored by 'raksbl run': the service always syncs on the timer")

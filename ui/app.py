@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 from agent.autosync import AutoSync, RunCoalesced, RunError, StateChanged
 from agent.errors import ConfigError
-from agent.export.events import RunFinished, RunStarted
+from agent.export.events import CompaniesFinished, RunStarted
 from agent.notify_policy import Notification, NotifyPolicy
 from agent.settings import SettingsFile
 from agent.threads import start_daemon_thread
@@ -123,6 +123,7 @@ class TrayApp:
         self.notifier = notifier
         self.quitting = False
         self._trigger: str | None = None
+        self._run_company = ""  # the company whose run is in progress (RunStarted), for the tooltip
         self._applied_settings: Any = None
         self._unsubscribe = self.bus.subscribe(self._on_event)
 
@@ -132,7 +133,16 @@ class TrayApp:
         from ui.tray import TrayIcon
 
         self.tray = (self._tray_factory or TrayIcon)(self)
-        self.tray.state_provider = lambda: (self.autosync.state(), self.quitting)
+        self.tray.state_provider = self._tray_state
+
+    def _tray_state(self) -> tuple[Any, bool]:
+        """What the icon shows: the scheduler's state, naming the company being sent for."""
+        import dataclasses
+
+        state = self.autosync.state()
+        if state.running and self._run_company:
+            state = dataclasses.replace(state, company=self._run_company)
+        return state, self.quitting
 
     def run(self) -> int:
         """Run until "Zakończ" or SIGTERM/Ctrl+C; must be called on the main thread."""
@@ -191,11 +201,16 @@ class TrayApp:
             self.refresh()
         elif isinstance(event, RunStarted):
             self._trigger = event.trigger
-        elif isinstance(event, RunFinished):
-            trigger = self._trigger or self.autosync.state().trigger or "auto"
-            self.notify(self.policy.for_summary(event.summary, trigger=trigger))
+            self._run_company = event.company
+            if event.company:
+                self.refresh()  # "trwa wysyłanie (sklep-b)…"
+        elif isinstance(event, CompaniesFinished):
+            # once per run, over every company it covered: one notification at most
+            trigger = event.summary.trigger or self._trigger or self.autosync.state().trigger or "auto"
+            self.notify(self.policy.for_companies(event.summary, trigger=trigger))
         elif isinstance(event, RunError):
-            self.notify(self.policy.for_run_error(event.message, kind=event.kind, trigger=event.trigger))
+            self.notify(self.policy.for_run_error(event.message, kind=event.kind, trigger=event.trigger,
+                                                  company=event.company))
         elif isinstance(event, RunCoalesced):
             self.notify(self.policy.for_coalesced())
 
@@ -218,9 +233,16 @@ class TrayApp:
 
     # ---------------------------------------------------------------- menu actions (tray thread)
 
-    def send_now(self) -> None:
-        """"Wyślij faktury": a run now, or "trwa wysyłanie" if one is in progress."""
-        self.autosync.run_now("manual")
+    def send_now(self, company: str | None = None) -> None:
+        """"Wyślij faktury": a run now for every company (``company``: "Wyślij dla firmy ▸"
+        only that one), or "trwa wysyłanie" if one is in progress."""
+        self.autosync.run_now("manual", company=company)
+
+    def company_names(self) -> tuple[str, ...]:
+        """The companies of the settings the agent runs with (re-read when the file changes):
+        the "Wyślij dla firmy" submenu lists them when there are several."""
+        settings = self.autosync.settings
+        return tuple(getattr(settings, "company_names", ()) or ())
 
     def auto_enabled(self) -> bool:
         state = self.autosync.state()

@@ -28,7 +28,11 @@ COLUMNS = (
     ("order_id", "Zamówienie", 105),
     ("result", "Wynik", 165),
     ("detail", "Numer w BaseLinker / błąd", 420),
+    ("company", "Firma", 110),  # shown (after the date) only with entries of several companies
 )
+ONE_COMPANY = tuple(key for key, _, _ in COLUMNS if key != "company")
+SEVERAL_COMPANIES = ("date", "company") + ONE_COMPANY[1:]
+ALL_COMPANIES = "wszystkie firmy"
 STATUS_STYLE = {"": "secondary", "ok": "success", "warning": "warning", "error": "danger"}
 REFRESH_MS = 5000
 
@@ -56,6 +60,15 @@ class HistoryWindow(Window):
         self.filter = tb.Checkbutton(bar, text="tylko błędy", variable=self.failed_only, bootstyle="round-toggle",
                                      command=lambda: self._do("set_failed_only", self.failed_only.get()))
         self.filter.pack(side="left", padx=(0, 16))
+        # the company filter: packed only when the journal has entries of several companies
+        # (in a frame of its own, packed now: it keeps the filter's place before the buttons)
+        self._filter_frame = tb.Frame(bar)
+        self._filter_frame.pack(side="left")
+        self.company = tk.StringVar(master=self.top, value=ALL_COMPANIES)
+        self.company_filter = tb.Combobox(self._filter_frame, textvariable=self.company, state="readonly",
+                                          width=18, values=[ALL_COMPANIES])
+        self.company_filter.bind("<<ComboboxSelected>>", lambda e: self._do(
+            "set_company", None if self.company.get() == ALL_COMPANIES else self.company.get()))
         self.buttons: dict[str, tb.Button] = {}
         for key, text, style in (("retry", "Wyślij ponownie", "primary"), ("skip", "Pomiń", "secondary"),
                                  ("open_order", "Otwórz zamówienie w BaseLinker", "info-outline"),
@@ -68,6 +81,7 @@ class HistoryWindow(Window):
         table = tb.Frame(outer)
         table.pack(fill="both", expand=True)
         self.tree = tb.Treeview(table, columns=[c for c, _, _ in COLUMNS], show="headings", selectmode="extended")
+        self.tree.configure(displaycolumns=ONE_COMPANY)
         for key, title, width in COLUMNS:
             self.tree.heading(key, text=title, anchor="w")
             width = scale(master, width)
@@ -126,9 +140,7 @@ class HistoryWindow(Window):
         try:
             self.tree.delete(*self.tree.get_children())
             for row in rows:
-                detail = row.detail.replace("\n", " ")
-                self.tree.insert("", "end", iid=str(row.id), tags=(row.state,),
-                                 values=(row.date, row.doc_type, row.number, row.order_id, row.result, detail))
+                self.tree.insert("", "end", iid=str(row.id), tags=(row.state,), values=_values(row, self.shows_companies))
             keep = [str(i) for i in selected if self.tree.exists(str(i))]
             self.tree.selection_set(keep)
             self._fit_columns(rows)
@@ -144,9 +156,23 @@ class HistoryWindow(Window):
         for index, (key, title, width) in enumerate(COLUMNS):
             if key == "detail":  # the last column stretches; its full text is shown below the table
                 continue
-            texts = [title] + [str((r.date, r.doc_type, r.number, r.order_id, r.result)[index]) for r in rows]
+            texts = [title] + [str(_values(r, self.shows_companies)[index]) for r in rows]
             needed = max(font.measure(t) for t in texts) + pad
             self.tree.column(key, width=max(width, needed), minwidth=max(width, needed))
+
+    def show_companies(self, names: Sequence[str], selected: str | None) -> None:
+        several = len(names) > 1
+        self.tree.configure(displaycolumns=SEVERAL_COMPANIES if several else ONE_COMPANY)
+        self.company_filter.configure(values=[ALL_COMPANIES, *names])
+        self.company.set(selected or ALL_COMPANIES)
+        if several:
+            self.company_filter.pack(side="left", padx=(0, 16))
+        else:
+            self.company_filter.pack_forget()
+
+    @property
+    def shows_companies(self) -> bool:
+        return "company" in self.tree.cget("displaycolumns")
 
     def column_width(self, key: str) -> int:
         return int(self.tree.column(key, "width"))
@@ -185,6 +211,14 @@ class HistoryWindow(Window):
             self.top.destroy()
         except tk.TclError:
             pass
+
+
+def _values(row: HistoryRow, several: bool) -> tuple:
+    """The table's values of ``row``, in COLUMNS order."""
+    from ui.history_presenter import company_label
+
+    return (row.date, row.doc_type, row.number, row.order_id, row.result, row.detail.replace("\n", " "),
+            company_label(row.company) if several else "")
 
 
 def open_history_window(

@@ -4,6 +4,9 @@ The window (:mod:`ui.history`) is a dumb :class:`HistoryView`; everything it sho
 action ("Wyślij ponownie", "Pomiń", "Otwórz zamówienie w BaseLinker", copying the error) is
 decided here, on top of the same :class:`~agent.export.journal.Journal` calls as the command
 line (``raksbl history`` / ``retry`` / ``skip``).
+
+With entries of several companies in the journal (``[[company]]``) the window shows a "Firma"
+column and a company filter (:meth:`HistoryView.show_companies`); with one company neither.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
+from agent.export.dbkey import split_key
 from agent.export.states import STATE_PL
 from agent.export.journal import Journal, JournalEntry
 from agent.notify_policy import plural
@@ -25,6 +29,8 @@ DOC_TYPE_PL = {"FS": "faktura", "PA": "paragon", "KS": "korekta"}
 RETRYABLE = ("failed", "in_doubt", "skipped")
 FAILED = ("failed", "in_doubt")
 DEFAULT_LIMIT = 500
+#: The company of entries written before the file listed companies (not adopted by a run yet).
+NO_COMPANY = "(bez nazwy)"
 
 IN_DOUBT_WARNING = (
     "{count} z zaznaczonych dokumentów {verb} sprawdzenia: agent nie wie, czy BaseLinker utworzył "
@@ -56,6 +62,7 @@ class HistoryRow:
     detail: str          # BaseLinker number, or the error
     state: str           # for the row's colour: done | failed | in_doubt | skipped | other
     error: str
+    company: str = ""    # whose document ("" = the single company's)
 
 
 def row_of(entry: JournalEntry) -> HistoryRow:
@@ -73,7 +80,13 @@ def row_of(entry: JournalEntry) -> HistoryRow:
         detail=detail,
         state=entry.state if entry.state in ("done", "failed", "in_doubt", "skipped") else "other",
         error=entry.error or "",
+        company=entry.company,
     )
+
+
+def company_label(company: str) -> str:
+    """How the window names a company (entries of no named company: "(bez nazwy)")."""
+    return company or NO_COMPANY
 
 
 def order_url(order_id: int | str) -> str:
@@ -97,6 +110,10 @@ class HistoryView(Protocol):
         """Ask yes/no (modal)."""
 
     def set_clipboard(self, text: str) -> None: ...
+
+    def show_companies(self, names: Sequence[str], selected: str | None) -> None:
+        """The companies of the journal (labels): with two or more show the "Firma" column and
+        the filter (``selected`` label, None = all); with fewer hide both."""
 
     def close(self) -> None: ...
 
@@ -128,6 +145,9 @@ class HistoryPresenter:
         self.limit = limit
         self.on_closed = on_closed
         self.failed_only = False
+        self.company: str | None = None  # the company filter (None = every company)
+        self.companies: list[str] = []  # the companies the journal has entries of (two or more)
+        self._companies_shown = False
         self.entries: dict[int, JournalEntry] = {}
         self.selected: list[int] = []
         self.closed = False
@@ -148,7 +168,8 @@ class HistoryPresenter:
         if self.closed:
             return
         try:
-            entries = self.journal.recent(self.limit, failed_only=self.failed_only)
+            self._read_companies()
+            entries = self.journal.recent(self.limit, failed_only=self.failed_only, company=self.company)
         except Exception as exc:
             log.exception("cannot read the journal")
             self.view.set_status(f"Nie można odczytać dziennika: {exc}", "error")
@@ -163,6 +184,28 @@ class HistoryPresenter:
             self.view.set_status(f"Dokumentów: {len(entries)}, z błędami lub do sprawdzenia: {failed}.")
         self._update_actions()
 
+    def _read_companies(self) -> None:
+        companies = sorted({split_key(key)[0] for key in self.journal.database_keys()})
+        if len(companies) < 2:
+            companies = []
+        if self.company is not None and self.company not in companies:
+            self.company = None  # its entries are gone (adopted by a renamed company): show all
+        if companies != self.companies or not self._companies_shown:
+            self.companies = companies
+            self._companies_shown = True
+            self.view.show_companies([company_label(c) for c in companies],
+                                     None if self.company is None else company_label(self.company))
+
+    @property
+    def several(self) -> bool:
+        return bool(self.companies)
+
+    def set_company(self, label: str | None) -> None:
+        """The company filter: a label from :meth:`HistoryView.show_companies`, None = all."""
+        self.company = next((c for c in self.companies if company_label(c) == label), None)
+        self.selected = []
+        self.refresh()
+
     def set_failed_only(self, flag: bool) -> None:
         """The "tylko błędy" filter."""
         self.failed_only = bool(flag)
@@ -174,8 +217,9 @@ class HistoryPresenter:
         errors = [self.entries[i].error for i in self.selected if self.entries[i].error]
         if len(self.selected) == 1:
             e = self.entries[self.selected[0]]
-            lines = [f"{DOC_TYPE_PL.get(e.doc_type, e.doc_type)} {e.number} — {STATE_PL.get(e.state, e.state)}"
-                     f", prób: {e.attempts}"]
+            whose = f"{company_label(e.company)}: " if self.several else ""
+            lines = [f"{whose}{DOC_TYPE_PL.get(e.doc_type, e.doc_type)} {e.number} — "
+                     f"{STATE_PL.get(e.state, e.state)}, prób: {e.attempts}"]
             if e.error:
                 lines.append(e.error)
             elif e.bl_number:

@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.notify_policy import APP_TITLE, Notification
+from agent.notify_policy import APP_TITLE, BODY_MAX, TITLE_MAX, Notification
 from agent.threads import start_daemon_thread
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = 10.0
-WIN_TITLE_MAX = 63
-WIN_BODY_MAX = 255
+WIN_TITLE_MAX = TITLE_MAX  # NOTIFYICONDATAW.szInfoTitle / szInfo, without the terminator
+WIN_BODY_MAX = BODY_MAX
 
 
 def _gvariant_str(text: str) -> str:

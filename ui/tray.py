@@ -34,6 +34,7 @@ from ui.icons import load_icon
 log = logging.getLogger(__name__)
 
 MENU_SEND = "Wyślij faktury"
+MENU_SEND_COMPANY = "Wyślij dla firmy"  # a submenu of the companies, shown when there are several
 MENU_AUTO = "Automatyczna synchronizacja"
 MENU_SETTINGS = "Ustawienia…"
 MENU_HISTORY = "Historia…"
@@ -46,7 +47,8 @@ TOOLTIP_MAX = 127  # Windows NOTIFYICONDATA.szTip holds 128 characters with the 
 
 
 class TrayActions(Protocol):
-    def send_now(self) -> None: ...
+    def send_now(self, company: str | None = None) -> None: ...
+    def company_names(self) -> tuple[str, ...]: ...
     def auto_enabled(self) -> bool: ...
     def set_auto(self, enabled: bool) -> None: ...
     def open_settings(self) -> None: ...
@@ -94,10 +96,18 @@ def build_menu(actions: TrayActions) -> Any:
     def checked(getter: Callable[[], bool], what: str) -> Callable[[Any], bool]:
         return guarded(lambda menu_item: bool(getter()), what, default=False)
 
+    names = guarded(lambda: tuple(actions.company_names()), "company names", default=())
+
+    def company_items() -> list[Any]:
+        # read whenever the menu is built: a company added to the settings file shows up at once
+        return [item(name, action(lambda name=name: actions.send_now(name), f"send now for {name}"))
+                for name in names()]
+
     return pystray.Menu(
         # A send must be deliberate: no default item sends. "Historia…" is the default (what a
         # left click opens where the tray has no menu; on Windows a left click opens the menu).
         item(MENU_SEND, action(actions.send_now, "send now")),
+        item(MENU_SEND_COMPANY, pystray.Menu(company_items), visible=lambda menu_item: len(names()) > 1),
         item(MENU_AUTO, toggle(actions.set_auto, "toggle auto sync"),
              checked=checked(actions.auto_enabled, "auto sync state")),
         pystray.Menu.SEPARATOR,
@@ -127,7 +137,9 @@ def _hhmm(epoch: float) -> str:
 
 
 def tooltip(state: AutoSyncState, quitting: bool = False) -> str:
-    """"raksbl – ostatnio 14:02: wysłano 5 · następna 14:03" (≤127 characters)."""
+    """"raksbl – ostatnio 14:02: wysłano 5 · następna 14:03" (≤127 characters); several
+    companies: "ostatnio 14:02: sklep-a: wysłano 3; sklep-b: wysłano 0, przerwano · następna 14:03"
+    (the last run's part is the one shortened, so the next run's time always shows)."""
     if quitting:
         text = "raksbl – kończenie pracy…"
     elif not state.configured:
@@ -135,19 +147,25 @@ def tooltip(state: AutoSyncState, quitting: bool = False) -> str:
         if state.config_error and "Brak pliku" not in state.config_error:
             text += f": {state.config_error}"
     else:
-        parts = []
+        before, last, after = [], "", []
         if state.running:
-            parts.append("trwa wysyłanie…")
+            company = getattr(state, "company", None)
+            before.append(f"trwa wysyłanie ({company})…" if company else "trwa wysyłanie…")
         if state.last_finished_at is not None:
             result = f"błąd: {state.last_error}" if state.last_error else describe_summary(state.last_summary)
-            parts.append(f"ostatnio {_hhmm(state.last_finished_at)}: {result}")
+            last = f"ostatnio {_hhmm(state.last_finished_at)}: {result}"
         elif not state.running:
-            parts.append("jeszcze nie wysyłano")
+            before.append("jeszcze nie wysyłano")
         if state.paused:
-            parts.append("automatyczna synchronizacja wstrzymana")
+            after.append("automatyczna synchronizacja wstrzymana")
         elif state.next_run_at is not None and not state.running:
-            parts.append(f"następna {_hhmm(state.next_run_at)}")
-        text = "raksbl – " + " · ".join(parts)
+            after.append(f"następna {_hhmm(state.next_run_at)}")
+        if last:
+            fixed = len("raksbl – " + " · ".join(before + ["", *after]))
+            room = TOOLTIP_MAX - fixed
+            if len(last) > room and room >= 20:
+                last = last[: room - 1] + "…"
+        text = "raksbl – " + " · ".join(before + ([last] if last else []) + after)
     if len(text) > TOOLTIP_MAX:
         text = text[: TOOLTIP_MAX - 1] + "…"
     return text

@@ -55,7 +55,8 @@ def test_history_window_lists_filters_and_acts(root, journal_path):
     tree = window.tree
     rows = [tree.item(i, "values") for i in tree.get_children()]
     assert len(rows) == 6
-    assert rows[-1][1:] == ("faktura", "FS 1/11/2026/MAG", "51001", "wysłano", "FV 1/11/2026")
+    assert rows[-1][1:6] == ("faktura", "FS 1/11/2026/MAG", "51001", "wysłano", "FV 1/11/2026")
+    assert rows[-1][6] == ""  # the company column (hidden: one company)
     failed_iid = next(i for i in tree.get_children() if tree.item(i, "values")[2] == "FS 2/11/2026/MAG")
     assert "ERROR_ORDER_NOT_FOUND" in tree.item(failed_iid, "values")[5]
     assert "failed" in tree.item(failed_iid, "tags")
@@ -136,4 +137,42 @@ def test_history_columns_fit_long_numbers_and_states(root, tmp_path):
     assert values[2] == long_number
     assert window.column_width("number") >= font.measure(long_number)
     assert window.column_width("result") >= font.measure(values[4])
+    window.close()
+
+
+def test_history_window_of_several_companies_has_a_company_column_and_filter(root, tmp_path):
+    from agent.export.dbkey import company_key
+
+    path = tmp_path / "journal.sqlite3"
+    with Journal(path) as j:
+        for company, raks_id, number, state in (("sklep-a", 1, "FS 1/A", "done"), ("sklep-b", 1, "FS 1/B", "failed"),
+                                                ("sklep-b", 2, "FS 2/B", "done")):
+            j.mark(j.ensure(company_key(company, DB), "FS", raks_id, number, 51000 + raks_id), state,
+                   **({"error": "Brak PDF"} if state == "failed" else {"bl_doc_id": 9000 + raks_id}))
+    window = open_history_window(root, path, refresh_ms=0)
+    pump(root)
+    tree = window.tree
+    assert window.shows_companies and tree.heading("company", "text") == "Firma"
+    assert list(tree.cget("displaycolumns"))[:2] == ["date", "company"]
+    assert {tree.set(i, "number"): tree.set(i, "company") for i in tree.get_children()} == {
+        "FS 1/A": "sklep-a", "FS 1/B": "sklep-b", "FS 2/B": "sklep-b"}
+    assert window.company_filter.winfo_ismapped()
+    assert list(window.company_filter.cget("values")) == ["wszystkie firmy", "sklep-a", "sklep-b"]
+
+    window.company.set("sklep-b")
+    window.company_filter.event_generate("<<ComboboxSelected>>")
+    pump(root)
+    assert sorted(tree.set(i, "number") for i in tree.get_children()) == ["FS 1/B", "FS 2/B"]
+    xdisplay.screenshot(window.top.wm_frame(), ARTIFACTS / "history-companies.png", window.top.winfo_screen())
+    window.company.set("wszystkie firmy")
+    window.company_filter.event_generate("<<ComboboxSelected>>")
+    pump(root)
+    assert len(tree.get_children()) == 3
+    window.close()
+
+
+def test_history_window_of_one_company_has_no_company_column(root, journal_path):
+    window = open_history_window(root, journal_path, refresh_ms=0)
+    pump(root)
+    assert not window.shows_companies and not window.company_filter.winfo_ismapped()
     window.close()

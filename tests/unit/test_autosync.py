@@ -377,3 +377,131 @@ def test_settings_broken_while_running_are_announced_once_and_name_the_setting()
     assert len(announced) == 1 and announced[0].kind == "config" and announced[0].trigger == "auto"
     assert "raks.status_after_send" in announced[0].message
     assert "Automatyczna synchronizacja wstrzymana" in announced[0].message
+
+
+# ------------------------------------------------------------------ one company of several
+
+
+TWO_COMPANIES = """
+[sync]
+auto = true
+interval_seconds = 60
+
+[[company]]
+name = "sklep-a"
+[company.raks]
+database = "/data/F00001.fdb"
+
+[[company]]
+name = "sklep-b"
+[company.raks]
+database = "/data/F00002.fdb"
+"""
+
+
+class CompanyRun:
+    """A run function with run_companies' signature: records the company asked for."""
+
+    def __init__(self, error=None):
+        self.calls = []
+        self.error = error
+
+    def __call__(self, settings, *, trigger, bus, cancel, company=None):
+        self.calls.append((trigger, company))
+        if self.error is not None:
+            raise self.error
+        return _summary(sent=1)
+
+
+def test_run_now_for_one_company_hands_it_to_the_run_and_the_timer_runs_every_company():
+    from agent.settings import parse_settings
+
+    run = CompanyRun()
+    h = make(parse_settings(TWO_COMPANIES), run=run)
+    assert h.sync.run_now("manual", company="sklep-b")
+    assert run.calls == [("manual", "sklep-b")]
+    assert h.sync.run_now("manual")  # "Wyślij faktury": every company
+    h.clock.advance(60)  # the period restarts after each run
+    assert h.sync.tick()
+    assert run.calls == [("manual", "sklep-b"), ("manual", None), ("auto", None)]
+    assert h.sync.state().company is None  # nothing running any more
+
+
+def test_a_plain_run_function_without_company_still_works_for_every_company():
+    h = make()
+    assert h.sync.run_now("manual")
+    assert h.run.calls[0][0] == "manual"  # FakeRun takes no company: it was not passed one
+
+
+def test_the_company_is_known_while_its_run_is_in_progress_and_a_second_trigger_coalesces():
+    seen = []
+
+    class Busy(CompanyRun):
+        def __call__(self, settings, *, trigger, bus, cancel, company=None):
+            seen.append(h.sync.state().company)
+            assert not h.sync.run_now("manual", company="sklep-a")  # while sklep-b's run goes on
+            return super().__call__(settings, trigger=trigger, bus=bus, cancel=cancel, company=company)
+
+    h = make(run=Busy())
+    assert h.sync.run_now("manual", company="sklep-b")
+    assert seen == ["sklep-b"]
+    assert h.run.calls == [("manual", "sklep-b")]
+    assert [e for e in h.events if isinstance(e, RunCoalesced)] == [RunCoalesced("manual", "sklep-a")]
+
+
+def test_the_error_of_a_one_company_run_names_that_company():
+    from agent.settings import parse_settings
+
+    run = CompanyRun(RunAborted("Brak połączenia z bazą RaksSQL."))
+    h = make(parse_settings(TWO_COMPANIES), run=run)
+    h.sync.run_now("manual", company="sklep-b")
+    errors = [e for e in h.events if isinstance(e, RunError)]
+    assert errors == [RunError("manual", "aborted", "Brak połączenia z bazą RaksSQL.", "sklep-b")]
+    run.error = ConfigError("Nie ma firmy 'sklep-c' w ustawieniach; są: sklep-a, sklep-b.", "company")
+    h.sync.run_now("manual", company="sklep-c")
+    assert [e for e in h.events if isinstance(e, RunError)][-1].company == "sklep-c"
+
+
+def test_the_error_of_a_one_company_list_names_its_company():
+    """A [[company]] list of one company: run_companies raises that company's error (nothing to
+    go on with); the tray must still say whose it is."""
+    from agent.settings import parse_settings
+
+    one = TWO_COMPANIES[: TWO_COMPANIES.index("[[company]]\nname = \"sklep-b\"")]
+    run = CompanyRun(RunAborted("Błędny token BaseLinker."))
+    h = make(parse_settings(one), run=run)
+    h.sync.run_now("manual")
+    assert [e.company for e in h.events if isinstance(e, RunError)] == ["sklep-a"]
+
+
+def test_a_run_for_one_company_keeps_the_others_problems_on_the_icon():
+    from agent.export.results import CompaniesSummary, DocumentRef, DocumentResult, Outcome, RunSummary
+    from agent.settings import parse_settings
+
+    def company_run(company, result):
+        ref = DocumentRef("FS", 1, "FS 1/2026", 11)
+        return RunSummary("r", "x", False, 0.0, company=company, results=[DocumentResult(ref, Outcome(result, "x"))])
+
+    class Runs(CompanyRun):
+        def __call__(self, settings, *, trigger, bus, cancel, company=None):
+            self.calls.append((trigger, company))
+            if self.error is not None:
+                raise self.error
+            names = [company] if company else ["sklep-a", "sklep-b"]
+            return CompaniesSummary(trigger, False, 0.0, runs=[
+                company_run(n, "failed" if (n == "sklep-a" and trigger == "auto") else "sent") for n in names])
+
+    run = Runs()
+    h = make(parse_settings(TWO_COMPANIES), run=run)
+    h.clock.advance(5)
+    assert h.sync.tick()  # the timer: sklep-a fails, sklep-b sends
+    assert h.sync.state().needs_attention
+    h.sync.run_now("manual", company="sklep-b")  # sklep-b again: sklep-a's failure still shown
+    last = h.sync.state().last_summary
+    assert [r.company for r in last.runs] == ["sklep-a", "sklep-b"]
+    assert last.runs[0].failed and h.sync.state().needs_attention
+    h.sync.run_now("manual", company="sklep-a")  # sklep-a's own run clears it
+    assert not h.sync.state().needs_attention
+    run.error = RunAborted("Brak połączenia z bazą RaksSQL.")
+    h.sync.run_now("manual", company="sklep-b")
+    assert h.sync.state().last_error == "sklep-b: Brak połączenia z bazą RaksSQL."

@@ -44,6 +44,9 @@ class FakeView:
     def close(self):
         self.closed = True
 
+    def show_companies(self, names, selected):
+        self.companies = (list(names), selected)
+
 
 @pytest.fixture
 def journal(tmp_path):
@@ -234,3 +237,53 @@ def test_a_correction_is_shown_as_korekta(journal):
     presenter, view, _ = make(journal)
     [row] = view.rows
     assert (row.doc_type, row.number, row.detail) == ("korekta", "KOR 1/12/2026", "KOR/1/12/2026")
+
+
+# --- several companies ---------------------------------------------------------------------------
+
+
+def add_for(journal, company, raks_id, state, **fields):
+    from agent.export.dbkey import company_key
+
+    entry = journal.ensure(company_key(company, DB), "FS", raks_id, f"FS {raks_id}/{company or 'x'}", 1000 + raks_id)
+    return journal.mark(entry, state, **fields).id
+
+
+def test_one_company_shows_no_company_column_or_filter(journal, filled):
+    presenter, view, _ = make(journal)
+    assert view.companies == ([], None)
+    assert {r.company for r in view.rows} == {""}
+    presenter.select([filled["failed"]])
+    assert view.detail.startswith("faktura FS 2/11/2026/MAG — błąd")  # no company named
+
+
+def test_several_companies_get_a_column_and_a_filter(journal):
+    a1 = add_for(journal, "sklep-a", 1, "done", bl_doc_id=1, bl_number="FV 1")
+    b1 = add_for(journal, "sklep-b", 1, "failed", error="Brak PDF")  # the same RaksSQL id, another company
+    b2 = add_for(journal, "sklep-b", 2, "done", bl_doc_id=2, bl_number="FV 2")
+    presenter, view, _ = make(journal)
+    assert view.companies == (["sklep-a", "sklep-b"], None)
+    assert {r.id: r.company for r in view.rows} == {a1: "sklep-a", b1: "sklep-b", b2: "sklep-b"}
+    presenter.select([b1])
+    assert view.detail.splitlines()[0] == "sklep-b: faktura FS 1/sklep-b — błąd, prób: 0"
+
+    presenter.set_company("sklep-b")
+    assert {r.id for r in view.rows} == {b1, b2}
+    presenter.set_failed_only(True)
+    assert [r.id for r in view.rows] == [b1]
+    presenter.set_company("sklep-a")
+    assert view.rows == [] and view.status[0] == "Brak dokumentów z błędami."
+    presenter.set_failed_only(False)
+    presenter.set_company(None)
+    assert len(view.rows) == 3
+
+
+def test_entries_of_no_named_company_are_labelled_and_filterable(journal):
+    old = add_for(journal, "", 7, "done", bl_doc_id=7)  # written before the file listed companies
+    new = add_for(journal, "sklep-a", 1, "done", bl_doc_id=1)
+    presenter, view, _ = make(journal)
+    assert view.companies == (["(bez nazwy)", "sklep-a"], None)
+    presenter.set_company("(bez nazwy)")
+    assert [r.id for r in view.rows] == [old]
+    presenter.set_company("sklep-a")
+    assert [r.id for r in view.rows] == [new]

@@ -11,13 +11,14 @@ from types import SimpleNamespace  # noqa: E402
 
 import pytest  # noqa: E402
 
-from agent.export.events import RunFinished, RunStarted  # noqa: E402
-from agent.export.results import DocumentRef, DocumentResult, Outcome, RunSummary  # noqa: E402
+from agent.export.events import CompaniesFinished, RunFinished, RunStarted  # noqa: E402
+from agent.export.results import CompaniesSummary, DocumentRef, DocumentResult, Outcome, RunSummary  # noqa: E402
 from agent.settings import load_settings, update_settings, write_default_settings  # noqa: E402
 from ui import autostart  # noqa: E402
 from ui.app import TrayApp, UiLoop  # noqa: E402
 from ui.tray import (  # noqa: E402
-    MENU_AUTO, MENU_AUTOSTART, MENU_HISTORY, MENU_LABELS, MENU_LOGS, MENU_QUIT, MENU_SEND, MENU_SETTINGS,
+    MENU_AUTO, MENU_AUTOSTART, MENU_HISTORY, MENU_LABELS, MENU_LOGS, MENU_QUIT, MENU_SEND, MENU_SEND_COMPANY,
+    MENU_SETTINGS,
     icon_state, tooltip,
 )
 
@@ -43,28 +44,35 @@ class FakeNotifier:
 
 
 class FakeRun:
-    """Publishes events like run_export and returns a summary; ``during`` runs mid-run."""
+    """Publishes events like run_companies and returns its summary; ``during`` runs mid-run;
+    ``companies_asked`` records the ``company`` of each call (None = every company)."""
 
     def __init__(self):
         self.calls = []
+        self.companies_asked = []
         self.result = "ok"
         self.during = None
 
-    def __call__(self, settings, *, trigger, bus, cancel):
+    def __call__(self, settings, *, trigger, bus, cancel, company=None):
         self.calls.append(trigger)
-        bus.publish(RunStarted("r1", trigger, False, 2))
-        if self.during:
-            self.during()
-        ref = DocumentRef("FS", 1, "FS 1/2026", 11)
-        if self.result == "ok":
-            results = [DocumentResult(ref, Outcome("sent", bl_doc_id=5, bl_number="BL1")),
-                       DocumentResult(ref, Outcome("sent", bl_doc_id=6, bl_number="BL2"))]
-        else:
-            results = [DocumentResult(ref, Outcome("failed", "Brak PDF"))]
-        # the summary run_export returns, not a look-alike: the tray reads nothing else
-        s = RunSummary("r1", trigger, False, 0.0, results=results)
-        bus.publish(RunFinished(s))
-        return s
+        self.companies_asked.append(company)
+        total = CompaniesSummary(trigger, False, 0.0)
+        for view in settings.each_company(company):
+            bus.publish(RunStarted("r1", trigger, False, 2, company=view.company))
+            if self.during:
+                self.during()
+            ref = DocumentRef("FS", 1, "FS 1/2026", 11)
+            if self.result == "ok":
+                results = [DocumentResult(ref, Outcome("sent", bl_doc_id=5, bl_number="BL1")),
+                           DocumentResult(ref, Outcome("sent", bl_doc_id=6, bl_number="BL2"))]
+            else:
+                results = [DocumentResult(ref, Outcome("failed", "Brak PDF"))]
+            # the summaries run_companies returns, not look-alikes: the tray reads nothing else
+            s = RunSummary("r1", trigger, False, 0.0, results=results, company=view.company)
+            bus.publish(RunFinished(s))
+            total.runs.append(s)
+        bus.publish(CompaniesFinished(total))
+        return total
 
 
 @pytest.fixture
@@ -101,8 +109,8 @@ def test_menu_has_the_polish_labels_in_order(env):
     h = make_app(env)
     import pystray
 
-    texts = [i.text for i in h.app.tray.menu.items if i is not pystray.Menu.SEPARATOR]
-    assert texts == list(MENU_LABELS)
+    texts = [i.text for i in h.app.tray.menu if i is not pystray.Menu.SEPARATOR]
+    assert texts == list(MENU_LABELS)  # one company: no "Wyślij dla firmy" submenu
     assert not item(h.app, MENU_SEND).default  # a send is always deliberate (issue 15.8)
     assert item(h.app, MENU_HISTORY).default
     assert item(h.app, MENU_AUTO).checked is True
@@ -326,3 +334,104 @@ def test_a_settings_file_that_is_not_text_is_named_at_start_not_a_crash(env):
     h.app.autosync.refresh_settings()
     notice = h.app.unconfigured_notice(h.app.autosync.state())
     assert notice.title == "Błąd ustawień" and str(h.cfg) in notice.body
+
+
+# --- several companies -------------------------------------------------------------------------
+
+TWO_COMPANIES = """
+[sync]
+auto = true
+
+[[company]]
+name = "sklep-a"
+[company.raks]
+database = "/data/F00001.fdb"
+
+[[company]]
+name = "sklep-b"
+[company.raks]
+database = "/data/F00002.fdb"
+"""
+
+
+def visible_texts(menu):
+    import pystray
+
+    return [i.text for i in menu if i is not pystray.Menu.SEPARATOR]
+
+
+def make_two_company_app(env):
+    h = make_app(env)
+    h.cfg.write_text(TWO_COMPANIES, encoding="utf-8")
+    h.app.settings_source.invalidate()
+    h.app.autosync.refresh_settings()
+    return h
+
+
+def test_submenu_sends_for_one_company_and_the_send_item_for_all(env):
+    h = make_two_company_app(env)
+    assert visible_texts(h.app.tray.menu) == [MENU_SEND, MENU_SEND_COMPANY, *MENU_LABELS[1:]]
+    submenu = item(h.app, MENU_SEND_COMPANY).submenu
+    assert visible_texts(submenu) == ["sklep-a", "sklep-b"]
+    next(i for i in submenu if i.text == "sklep-b")(h.app.tray.icon)
+    assert h.run.companies_asked == ["sklep-b"]
+    assert [(n.title, n.body) for n in h.notes] == [("sklep-b: wysłano 2 faktury", "FS 1/2026, FS 1/2026")]
+    click(h.app, MENU_SEND)
+    assert h.run.companies_asked == ["sklep-b", None]
+    assert h.notes[-1].title == "Wysłano 4 dokumenty do BaseLinker"
+    assert h.notes[-1].body.splitlines() == ["sklep-a: wysłano 2 faktury", "sklep-b: wysłano 2 faktury"]
+    assert "sklep-a: wysłano 2; sklep-b: wysłano 2" in h.app.tray.icon.title
+
+
+def test_submenu_follows_the_settings_file(env):
+    h = make_two_company_app(env)
+    # a third company typed into the file while the agent runs: the next tick re-reads the file
+    h.cfg.write_text(TWO_COMPANIES + '\n[[company]]\nname = "hurt"\n[company.raks]\ndatabase = "/x.fdb"\n',
+                     encoding="utf-8")
+    h.app.settings_source.invalidate()
+    h.app.autosync.tick()
+    assert visible_texts(item(h.app, MENU_SEND_COMPANY).submenu) == ["sklep-a", "sklep-b", "hurt"]
+    # back to a single-company file: no submenu
+    h.cfg.unlink()
+    write_default_settings(h.cfg)
+    h.app.settings_source.invalidate()
+    h.app.autosync.tick()
+    assert MENU_SEND_COMPANY not in visible_texts(h.app.tray.menu)
+
+
+def test_one_failing_company_is_named_in_the_notification(env):
+    h = make_two_company_app(env)
+    h.run.result = "fail"
+    click(h.app, MENU_SEND)
+    assert h.notes[-1].title == "2 dokumenty nie zostały wysłane"
+    assert h.notes[-1].body.splitlines() == ["sklep-a: 1 dokument nie został wysłany: FS 1/2026 (Brak PDF)",
+                                             "sklep-b: 1 dokument nie został wysłany: FS 1/2026 (Brak PDF)"]
+    assert h.app.tray.look == "attention"
+
+
+def test_tooltip_of_many_companies_keeps_the_next_run_and_names_the_one_sending():
+    from agent.autosync import AutoSyncState
+
+    ref = DocumentRef("FS", 1, "FS 1/2026", 11)
+    runs = [RunSummary("r", "auto", False, 0.0, company=f"sklep-{i:02d}-z-dluga-nazwa",
+                       results=[DocumentResult(ref, Outcome("failed", "Brak PDF"))]) for i in range(6)]
+    state = AutoSyncState(configured=True, config_error=None, paused=False, running=False, trigger=None,
+                          interval_seconds=60, next_run_at=1_700_000_000.0, last_summary=CompaniesSummary(
+                              "auto", False, 0.0, runs=runs), last_error=None, last_finished_at=1_700_000_000.0)
+    text = tooltip(state)
+    assert len(text) <= 127 and "sklep-00-z-dluga-nazwa: wysłano 0, błędy 1" in text
+    assert "…" in text and "następna" in text
+    import dataclasses
+
+    sending = dataclasses.replace(state, running=True, company="sklep-b")
+    assert tooltip(sending).startswith("raksbl – trwa wysyłanie (sklep-b)…")
+
+
+def test_tooltip_names_the_company_being_sent_for_during_a_run_over_all(env):
+    h = make_two_company_app(env)
+    seen = []
+    h.run.during = lambda: seen.append(h.app.tray.icon.title)
+    click(h.app, MENU_SEND)
+    assert [t.split(" · ")[0] for t in seen] == ["raksbl – trwa wysyłanie (sklep-a)…",
+                                                  "raksbl – trwa wysyłanie (sklep-b)…"]
+    assert "trwa" not in h.app.tray.icon.title
