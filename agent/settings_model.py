@@ -259,21 +259,22 @@ def lenient_settings(path: Path) -> Settings:
     return dataclasses.replace(defaults, **sections)
 
 
-def remove_settings_keys(path: Path, keys: Iterable[str]) -> Settings:
+def remove_settings_keys(path: Path, keys: Iterable[str], *, company: str = "") -> Settings:
     """Delete dotted ``keys`` (query overrides) from the file, atomically, keeping comments.
 
     :func:`agent.settings.update_settings` can only set keys; "przywróć domyślne" must remove
     the override so later default changes apply. Validated before writing, like every write.
+    With ``company``, ``raks.*`` / ``baselinker.*`` keys are that ``[[company]]``'s.
     """
     import tomlkit
 
-    from agent.settings import _atomic_write, parse_settings
+    from agent.settings import _atomic_write, _table_of, parse_settings
 
     text = path.read_text(encoding="utf-8")
     doc = tomlkit.parse(text)
     for dotted in keys:
         *parents, last = dotted.split(".")
-        table: Any = doc
+        table: Any = _table_of(doc, dotted, company)
         for part in parents:
             table = table.get(part) if hasattr(table, "get") else None
             if table is None:
