@@ -231,3 +231,47 @@ def test_update_settings_with_company_writes_only_that_companys_tables(two):
     assert data["sync"]["interval_seconds"] == 300 and "raks" not in data and "baselinker" not in data
     with pytest.raises(ConfigError, match="Nie ma firmy"):
         update_settings(two, {"raks.user": "X"}, company="nie-ma")
+
+
+class _Repo:
+    """What database_key needs of a RaksRepository: the database's identity."""
+
+    def __init__(self, identity: str):
+        self._identity = identity
+
+    def identity(self) -> str:
+        return self._identity
+
+
+@pytest.mark.parametrize("convert_first", [False, True])
+def test_rename_then_a_run_keeps_the_journal(tmp_path, kr, convert_first):
+    """A sent / skipped document stays sent / skipped after the company is renamed (or the single
+    file is turned into a list): the next run's journal key adopts the old entries."""
+    from agent.export.dbkey import database_key
+    from agent.export.journal import Journal
+
+    path = tmp_path / "raksbl.toml"
+    if convert_first:
+        write_default_settings(path, **{"raks.database": "localhost:C:/RAKS/F00001.fdb"})
+    else:
+        path.write_text(TWO, encoding="utf-8")
+    repo = _Repo("fb:c:/raks/f00001.fdb@2026-01-01T00:00:00")
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        before = load_settings(path)
+        view = before if convert_first else before.for_company("sklep-a")
+        key = database_key(view, repo, journal)
+        entry = journal.ensure(key, "FS", 7, "FV 7/2026", 1001)
+        journal.mark(entry, "done", bl_doc_id=55, bl_number="FV/7/2026", sent_at=1.0)
+        journal.mark(journal.ensure(key, "FS", 8, "FV 8/2026", 1002), "skipped")
+
+        if convert_first:
+            to_companies(path, "sklep-a")
+        rename_company(path, "sklep-a", "hurt")
+        after = load_settings(path).for_company("hurt")
+        new_key = database_key(after, repo, journal)
+
+        assert new_key == "[hurt] fb:c:/raks/f00001.fdb@2026-01-01T00:00:00"
+        sent = journal.get(new_key, "FS", 7)
+        assert sent is not None and sent.state == "done" and sent.bl_doc_id == 55 and sent.company == "hurt"
+        assert journal.get(new_key, "FS", 8).state == "skipped"
+        assert journal.database_keys() == [new_key]
