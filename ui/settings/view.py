@@ -391,7 +391,7 @@ class SettingsWindow(Window):
                            command=lambda: self._do("open_log_folder"))
         self._row(logs, 0, "Poziom logowania", "log.level", self._combo(logs, width=12), extra=folder)
 
-    def show_fit(self, raks_settings: Any, password: str, config_path: Any, on_saved: Any) -> None:
+    def show_fit(self, raks_settings: Any, password: str, config_path: Any, on_saved: Any, company: str = "") -> None:
         """Open the "Dopasuj do bazy" assistant (one at a time) over this dialog."""
         from ui.settings.fit_view import open_fit_window
 
@@ -399,7 +399,8 @@ class SettingsWindow(Window):
         if current is not None and current.exists():
             current.raise_()
             return
-        self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved)
+        self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved,
+                                          company=company)
 
     def _pick_database(self) -> None:
         path = filedialog.askopenfilename(parent=self.top, title="Baza firmy RaksSQL",
