@@ -77,17 +77,18 @@ def check_name(name: str, existing: tuple[str, ...] | list[str] = (), *, renamin
         raise ConfigError("Podaj nazwę firmy.", "company.name")
     if not COMPANY_NAME.fullmatch(name):
         raise ConfigError(
-            f"Nazwa firmy {name!r} jest niepoprawna: dozwolone są litery bez polskich znaków, cyfry, „-” i „_” "
+            f"Nazwa firmy „{name}” jest niepoprawna: dozwolone są litery bez polskich znaków, cyfry, „-” i „_” "
             "(najwyżej 40 znaków, bez spacji), np. sklep-a.", "company.name")
     suffix = company_env_suffix(name)
     for other in existing:
         if renaming and other.casefold() == renaming.casefold():
             continue
         if company_env_suffix(other) == suffix:
-            same = "Firma" if other == name else f"Nazwa {name!r} koliduje z firmą"
+            if other == name:
+                raise ConfigError(f"Firma „{name}” już jest na liście. Nadaj inną nazwę.", "company.name")
             raise ConfigError(
-                f"{same} {other!r} już jest na liście. Wielkość liter, „-” i „_” się nie liczą (tak nazywają się "
-                "zmienne środowiskowe firm): nadaj inną nazwę.", "company.name")
+                f"Nazwa „{name}” jest zbyt podobna do firmy „{other}”: wielkość liter, „-” i „_” się nie liczą (tak "
+                "nazywają się zmienne środowiskowe firm). Nadaj inną nazwę.", "company.name")
     return name
 
 

@@ -123,8 +123,8 @@ def test_add_company_from_the_template_and_as_a_duplicate_without_secrets(two, k
     ("sklep a", "niepoprawna"),
     ("źródło", "bez polskich znaków"),
     ("x" * 41, "najwyżej 40"),
-    ("SKLEP_A", "koliduje z firmą 'sklep-a'"),
-    ("sklep-b", "Firma 'sklep-b' już jest na liście"),
+    ("SKLEP_A", "zbyt podobna do firmy „sklep-a”"),
+    ("sklep-b", "Firma „sklep-b” już jest na liście"),
 ])
 def test_invalid_or_clashing_names_are_refused_in_polish_and_nothing_is_written(two, kr, name, message):
     before = two.read_bytes()

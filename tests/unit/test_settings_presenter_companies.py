@@ -195,7 +195,7 @@ def test_add_to_a_single_company_file_names_the_existing_company_first(env, tmp_
     titles = [(title, error) for title, _, _, error in view.asked]
     assert titles[0] == ("Nazwa obecnej firmy", "")
     assert "niepoprawna" in titles[1][1]  # the refused name is said in the next question
-    assert titles[2] == ("Nowa firma", "") and "koliduje" in titles[3][1]
+    assert titles[2] == ("Nowa firma", "") and "zbyt podobna" in titles[3][1]
     s = load_settings(config)
     assert s.company_names == ("sklep-a", "sklep-b")
     assert s.for_company("sklep-a").raks.database == "srv:C:/F1.fdb"
