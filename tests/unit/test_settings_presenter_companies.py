@@ -262,3 +262,18 @@ def test_fit_assistant_works_on_the_selected_company(env, two):
     on_saved(update_settings(two, {"raks.statuses_to_send": [6], "raks.status_after_send": 8}, company="sklep-b"))
     assert presenter.settings.company == "sklep-b"
     assert view.values["raks.statuses_to_send"] == [6] and view.values["raks.status_after_send"] == 8
+
+
+def test_saving_when_another_company_became_invalid_names_it_and_writes_nothing(env, two):
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-a", "sklep-a")
+    presenter, view, _, _, saved, closed = make(two)
+    presenter.load()
+    # someone edits the file by hand while the dialog is open
+    two.write_text(TWO.replace("invoice_series_id = 16", "invoice_series_id = -1"), encoding="utf-8")
+    before = two.read_bytes()
+    view.values["raks.status_after_send"] = 5
+    assert not presenter.save()
+    assert "Firma sklep-b" in view.text(p.BANNER) and "Wybierz firmę sklep-b" in view.text(p.BANNER)
+    assert view.kind(p.BANNER) == "error"
+    assert view.kind("baselinker.invoice_series_id") != "error"  # not marked on sklep-a's form
+    assert two.read_bytes() == before and not saved and not closed
