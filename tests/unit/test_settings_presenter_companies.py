@@ -277,3 +277,14 @@ def test_saving_when_another_company_became_invalid_names_it_and_writes_nothing(
     assert view.kind(p.BANNER) == "error"
     assert view.kind("baselinker.invoice_series_id") != "error"  # not marked on sklep-a's form
     assert two.read_bytes() == before and not saved and not closed
+
+
+def test_an_empty_password_of_a_company_uses_the_shared_one_and_says_so_in_correct_polish(env, two):
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-a", "sklep-a")
+    secrets.set_secret(secrets.RAKS_PASSWORD, "masterkey")
+    presenter, view, threads, fake, _, _ = make(two)
+    presenter.load()
+    assert view.text(p.PASSWORD).startswith("Pole puste: używane wspólne hasło (zapisane bez nazwy firmy).")
+    threads.run_all()
+    assert fake.raks_calls[0][1] == "masterkey"
+    assert fake.raks_calls[0][0].database == "localhost:C:/RAKS/F00001.fdb"

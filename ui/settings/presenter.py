@@ -346,15 +346,20 @@ class SettingsPresenter:
 
     def _show_fallbacks(self, values: dict[str, Any]) -> None:
         """An empty secret field of a company with the shared secret present: say it is used."""
-        for field, what in ((TOKEN, "wspólny token"), (PASSWORD, "wspólne hasło")):
+        texts = {TOKEN: "Pole puste: używany wspólny token (zapisany bez nazwy firmy). Wpisz tu własny, jeśli "
+                        f"firma {self.company} ma inne konto BaseLinker.",
+                 PASSWORD: "Pole puste: używane wspólne hasło (zapisane bez nazwy firmy). Wpisz tu własne, jeśli "
+                           f"baza firmy {self.company} ma inne."}
+        for field, text in texts.items():
             if self.company and not values.get(field) and self._shared_secret.get(field):
-                self.view.set_status(field, f"Pole puste: używany {what} (zapisany bez nazwy firmy). Wpisz tu "
-                                            f"własny, jeśli firma {self.company} ma inny.", "")
+                self.view.set_status(field, text, "")
 
     def _secret_in_use(self, values: dict[str, Any], field: str) -> str:
         """What the agent would use for ``field``: the typed value, else (a company) the shared one."""
-        typed = (values.get(field) or "").strip()
-        if typed or not (self.company and self._shared_secret.get(field)):
+        typed = values.get(field) or ""
+        if field == TOKEN:
+            typed = typed.strip()
+        if typed.strip() or not (self.company and self._shared_secret.get(field)):
             return typed
         name = agent_secrets.BASELINKER_TOKEN if field == TOKEN else agent_secrets.RAKS_PASSWORD
         try:
