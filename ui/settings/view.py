@@ -378,7 +378,9 @@ class SettingsWindow(Window):
 
     def set_companies(self, names: Sequence[str], selected: str, several: bool) -> None:
         self.company_names = list(names) if several else []
-        self.company_list.configure(state="normal")  # a disabled Listbox ignores delete/insert
+        longest = max((len(name) for name in names), default=0)
+        # A name up to 40 characters: wide enough for most, never wider than the panel should be.
+        self.company_list.configure(state="normal", width=max(20, min(32, longest + 1)))  # disabled ignores insert
         self.company_list.delete(0, "end")
         for name in names:
             self.company_list.insert("end", name)
@@ -518,6 +520,8 @@ class SettingsWindow(Window):
             return
         self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved,
                                           company=company)
+        if company:
+            self.fit_window.top.title(f"Dopasuj do bazy — firma {company} — raksbl")
 
     def _pick_database(self) -> None:
         path = filedialog.askopenfilename(parent=self.top, title="Baza firmy RaksSQL",
