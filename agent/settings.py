@@ -581,15 +581,32 @@ def _plain(item: Any) -> Any:
     return value.rstrip("\n") if isinstance(value, str) else value
 
 
+def company_table(doc: Any, name: str) -> Any:
+    """The ``[[company]]`` table named ``name`` (case-insensitive) of a tomlkit document;
+    ConfigError key "company" when the file has no such company."""
+    items = doc.get("company") if hasattr(doc, "get") else None
+    for item in items or ():
+        if isinstance(item.get("name"), str) and item["name"].casefold() == name.casefold():
+            return item
+    raise ConfigError(f"Nie ma firmy {name!r} w pliku ustawień.", "company", name)
+
+
+def _table_of(doc: Any, dotted: str, company: str) -> Any:
+    """Where key ``dotted`` lives: a company's [company.baselinker] / [company.raks] tables, or the
+    top level ([sync], [log], and everything of a single-company file)."""
+    if company and dotted.split(".", 1)[0] in ("baselinker", "raks"):
+        return company_table(doc, company)
+    return doc
+
+
 def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str = "", company: str = "") -> Settings:
     """Set ``changes`` (``{"sync.auto": True, "raks.queries.pending_documents": "..."}``) in the file.
 
     The result is validated before anything is written; the user's comments and other keys stay.
     A value of None removes the key. With ``keep_replaced`` (a label such as "inspect-db
     --propose 2026-12-01"), every value that changes is kept as a comment at the end of its
-    table, so the user can go back. With ``company``, the keys are that ``[[company]]``'s
-    (``raks.database`` → ``[company.raks] database`` of the company named so). Returns the new
-    settings.
+    table, so the user can go back. With ``company``, the ``baselinker.*`` / ``raks.*`` keys go
+    into that ``[[company]]``'s tables (``[sync]`` / ``[log]`` stay shared). Returns the new settings.
     """
     import tomlkit
 
@@ -602,10 +619,9 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     except Exception as exc:
         raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
     replaced: dict[int, tuple[Any, list[str]]] = {}
-    root = _company_table(doc, company, path) if company else doc
     for dotted, value in changes.items():
         parts = dotted.split(".")
-        table = root
+        table = _table_of(doc, dotted, company)
         for part in parts[:-1]:
             if part not in table:
                 table[part] = tomlkit.table()
@@ -632,14 +648,6 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     settings = parse_settings(new_text, path)  # never write something that would not load
     _atomic_write(path, new_text)
     return settings
-
-
-def _company_table(doc, company: str, path: Path):
-    """The tomlkit table of the ``[[company]]`` named ``company`` in ``doc`` (ConfigError if none)."""
-    for item in doc.get("company") or []:
-        if isinstance(item, dict) and str(item.get("name", "")).casefold() == company.casefold():
-            return item
-    raise ConfigError(f"Nie ma firmy {company!r} w pliku ustawień {path}.", "company", company)
 
 
 # -- the settings file, watched (the tray and `raksbl run` re-read it when it changes) ------

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 from agent import secrets as agent_secrets
 from agent.errors import ConfigError
 from agent.raks.profile import DEFAULT_QUERIES, SPECS, Profile
-from agent.settings import DOCUMENT_TYPES, Settings
+from agent.settings import DOCUMENT_TYPES, RaksSettings, Settings
 
 TOKEN = "secret:" + agent_secrets.BASELINKER_TOKEN
 PASSWORD = "secret:" + agent_secrets.RAKS_PASSWORD
@@ -220,60 +220,77 @@ def changes_to_write(baseline: Settings | None, current: Settings, typed: dict[s
 
 def lenient_settings(path: Path) -> Settings:
     """Best-effort settings from a file that does not validate: every readable key of the right
-    type is kept, the rest are defaults (so the dialog can show the file and let the user fix it)."""
+    type is kept, the rest are defaults (so the dialog can show the file and let the user fix it).
+    A list of companies stays a list: each ``[[company]]`` with a usable name, read the same way."""
     import tomllib
+
+    from agent.settings import COMPANY_NAME, CompanySettings
 
     defaults = Settings(path=path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except Exception:
         return defaults
-    sections = {}
-    for name in ("baselinker", "raks", "sync", "log"):
-        current = getattr(defaults, name)
-        table = data.get(name)
-        if not isinstance(table, dict):
+    sections = {name: _lenient_section(getattr(defaults, name), data.get(name))
+                for name in ("baselinker", "raks", "sync", "log")}
+    companies = []
+    items = data.get("company")
+    for item in items if isinstance(items, list) else ():
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not COMPANY_NAME.fullmatch(name) or name in [c.name for c in companies]:
             continue
-        changes = {}
-        for f in dataclasses.fields(current):
-            if f.name not in table:
-                continue
-            value, default = table[f.name], getattr(current, f.name)
-            if name == "raks" and f.name == "not_before":
-                try:
-                    changes[f.name] = dt.date.fromisoformat(value) if isinstance(value, str) and value else None
-                except ValueError:
-                    pass
-            elif name == "raks" and f.name == "queries":
-                if isinstance(value, dict):
-                    changes[f.name] = {k: v for k, v in value.items() if isinstance(v, str)}
-            elif isinstance(default, tuple):
-                if isinstance(value, list):
-                    changes[f.name] = tuple(value)
-            elif isinstance(default, bool):
-                if isinstance(value, bool):
-                    changes[f.name] = value
-            elif isinstance(value, type(default)) and not isinstance(value, bool):
+        companies.append(CompanySettings(name, _lenient_section(defaults.baselinker, item.get("baselinker")),
+                                         _lenient_section(defaults.raks, item.get("raks"))))
+    if companies:
+        sections.update(baselinker=companies[0].baselinker, raks=companies[0].raks)
+    return dataclasses.replace(defaults, companies=tuple(companies), **sections)
+
+
+def _lenient_section(current: Any, table: Any) -> Any:
+    """``current`` (a settings dataclass) with every readable key of ``table`` of the right type."""
+    if not isinstance(table, dict):
+        return current
+    raks = isinstance(current, RaksSettings)
+    changes = {}
+    for f in dataclasses.fields(current):
+        if f.name not in table:
+            continue
+        value, default = table[f.name], getattr(current, f.name)
+        if raks and f.name == "not_before":
+            try:
+                changes[f.name] = dt.date.fromisoformat(value) if isinstance(value, str) and value else None
+            except ValueError:
+                pass
+        elif raks and f.name == "queries":
+            if isinstance(value, dict):
+                changes[f.name] = {k: v for k, v in value.items() if isinstance(v, str)}
+        elif isinstance(default, tuple):
+            if isinstance(value, list):
+                changes[f.name] = tuple(value)
+        elif isinstance(default, bool):
+            if isinstance(value, bool):
                 changes[f.name] = value
-        sections[name] = dataclasses.replace(current, **changes)
-    return dataclasses.replace(defaults, **sections)
+        elif isinstance(value, type(default)) and not isinstance(value, bool):
+            changes[f.name] = value
+    return dataclasses.replace(current, **changes)
 
 
-def remove_settings_keys(path: Path, keys: Iterable[str]) -> Settings:
+def remove_settings_keys(path: Path, keys: Iterable[str], *, company: str = "") -> Settings:
     """Delete dotted ``keys`` (query overrides) from the file, atomically, keeping comments.
 
     :func:`agent.settings.update_settings` can only set keys; "przywróć domyślne" must remove
     the override so later default changes apply. Validated before writing, like every write.
+    With ``company``, ``raks.*`` / ``baselinker.*`` keys are that ``[[company]]``'s.
     """
     import tomlkit
 
-    from agent.settings import _atomic_write, parse_settings
+    from agent.settings import _atomic_write, _table_of, parse_settings
 
     text = path.read_text(encoding="utf-8")
     doc = tomlkit.parse(text)
     for dotted in keys:
         *parents, last = dotted.split(".")
-        table: Any = doc
+        table: Any = _table_of(doc, dotted, company)
         for part in parents:
             table = table.get(part) if hasattr(table, "get") else None
             if table is None:

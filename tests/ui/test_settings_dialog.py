@@ -277,3 +277,176 @@ def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path
     root.update()
     assert saved and load_settings(config).sync.interval_seconds == 120
     assert load_settings(config).baselinker.invoice_series_id == 0
+
+
+# ---------------------------------------------------------------------- several companies
+
+TWO_COMPANIES = """\
+# dwie firmy, ustawione przez serwisanta
+[sync]
+interval_seconds = 120
+
+[[company]]
+name = "sklep-a"
+[company.baselinker]
+invoice_series_id = 15   # seria A
+[company.raks]
+database = "localhost:C:/RAKS/F00001.fdb"
+
+[[company]]
+name = "sklep-b"
+[company.baselinker]
+invoice_series_id = 16
+[company.raks]
+database = "localhost:C:/RAKS/F00002.fdb"
+"""
+
+
+def _offline_lookups():
+    return dict(baselinker_lookup=lambda *a, **k: p.lookups.BaseLinkerCatalog(),
+                raks_lookup=lambda *a, **k: p.lookups.RaksCatalog())
+
+
+def click_company(window, name):
+    index = window.company_list.get(0, "end").index(name)
+    window.company_list.selection_clear(0, "end")
+    window.company_list.selection_set(index)
+    window.company_list.event_generate("<<ListboxSelect>>")
+
+
+class Answers(list):
+    """Answers for the dialog's questions (AskDialog), in order: (button, text for the entry);
+    ``seen``: (title, question, refusal, entry text) of each question asked."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list = []
+        self.labels_cut: list = []  # a Tk callback cannot fail the test: collected, asserted after
+
+
+@pytest.fixture
+def answers(monkeypatch):
+    from ui.settings import view as view_module
+
+    queue = Answers()
+
+    def opened(dialog):
+        button, text = queue.pop(0)
+
+        def act():
+            queue.seen.append((dialog.top.title(), dialog.text.cget("text"), dialog.error.cget("text"),
+                               dialog.var.get()))
+            if text is not None:
+                dialog.var.set(text)
+            queue.labels_cut += [b.cget("text") for b in dialog.buttons.values()
+                                 if b.winfo_width() < b.winfo_reqwidth()]
+            if len(queue.seen) == 2:
+                screenshot(dialog, "settings-company-name-refused")
+            dialog.buttons[button].invoke()
+
+        dialog.top.after_idle(act)
+
+    monkeypatch.setattr(view_module.AskDialog, "opened", staticmethod(opened))
+    yield queue
+    assert not queue.labels_cut, queue.labels_cut
+    assert not queue, "questions the dialog never asked"
+
+
+def test_two_companies_select_the_second_change_it_and_save_only_its_table(root, tmp_path, file_keyring):
+    import tomllib
+
+    config = tmp_path / "raksbl.toml"
+    config.write_text(TWO_COMPANIES, encoding="utf-8")
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-a", "sklep-a")
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-b", "sklep-b")
+    before = tomllib.loads(TWO_COMPANIES)
+    saved = []
+    window = open_settings_dialog(root, config, on_saved=saved.append, **_offline_lookups())
+    root.update()
+    assert window.company_list.get(0, "end") == ("sklep-a", "sklep-b")
+    assert window.company_list.curselection() == (0,)
+    assert window.fields[p.TOKEN].get() == "token-a"
+    window.select_tab("Synchronizacja")
+    root.update()
+    assert status_text(window, p.NOTE_SYNC) == "Wspólne dla wszystkich firm."
+    assert window.status[p.NOTE_SYNC].winfo_ismapped()
+
+    click_company(window, "sklep-b")
+    root.update()
+    assert window.fields[p.TOKEN].get() == "token-b"
+    assert window.fields[p.DB_PATH].get() == "C:/RAKS/F00002.fdb"
+    assert "firma sklep-b" in status_text(window, p.BANNER)
+    window.select_tab("BaseLinker")
+    screenshot(window, "settings-companies")
+    for key in ("company:add", "company:duplicate", "company:rename", "company:remove"):
+        button = window.buttons[key]
+        assert button.winfo_width() >= button.winfo_reqwidth(), button.cget("text")
+
+    window.fields["baselinker.timeout_seconds"].set("45")
+    window.fields[p.TOKEN].set("token-b-nowy")
+    window.buttons["save"].invoke()
+    root.update()
+    assert not window.exists()
+    after = tomllib.loads(config.read_text(encoding="utf-8"))
+    assert after["company"][1]["baselinker"] == {**before["company"][1]["baselinker"], "timeout_seconds": 45}
+    assert after["company"][0] == before["company"][0]
+    assert after["company"][1]["raks"] == before["company"][1]["raks"]
+    assert after["sync"] == before["sync"] and set(after) == {"sync", "company"}
+    assert "# seria A" in config.read_text(encoding="utf-8")
+    assert file_keyring.stored()["raksbl"] == {"baselinker-token/sklep-a": "token-a",
+                                                "baselinker-token/sklep-b": "token-b-nowy"}
+    assert saved
+
+
+def test_add_rename_and_remove_companies_through_the_dialog(root, tmp_path, file_keyring, answers):
+    from agent.settings import write_default_settings
+
+    config = tmp_path / "raksbl.toml"
+    write_default_settings(config, **{"raks.database": "srv:C:/F1.fdb"})
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "wspolny")
+    window = open_settings_dialog(root, config, **_offline_lookups())
+    root.update()
+    assert window.company_list.get(0, "end") == ("(jedna firma)",)
+    assert str(window.buttons["company:rename"].cget("state")) == "disabled"
+
+    # a single-company file: "Dodaj firmę…" names the existing company first (a bad name is refused)
+    answers.extend([("ok", "sklep a"), ("ok", "sklep-a"), ("ok", "sklep-b")])
+    window.buttons["company:add"].invoke()
+    root.update()
+    titles = [seen[0] for seen in answers.seen]
+    assert titles == ["Nazwa obecnej firmy", "Nazwa obecnej firmy", "Nowa firma"]
+    assert "niepoprawna" in answers.seen[1][2]
+    assert window.company_list.get(0, "end") == ("sklep-a", "sklep-b")
+    assert window.company_list.curselection() == (1,)
+    assert "używany wspólny token" in status_text(window, p.TOKEN)
+    assert load_settings(config).for_company("sklep-a").raks.database == "srv:C:/F1.fdb"
+
+    # switching with an unsaved change asks; "Nie zapisuj" drops it
+    window.fields["baselinker.timeout_seconds"].set("45")
+    answers.append(("discard", None))
+    click_company(window, "sklep-a")
+    root.update()
+    assert answers.seen[-1][0] == "Niezapisane zmiany" and "firmy sklep-b" in answers.seen[-1][1]
+    assert window.company_list.curselection() == (0,)
+    assert load_settings(config).for_company("sklep-b").baselinker.timeout_seconds == 30
+
+    # rename sklep-a: its own token moves along
+    secrets.set_secret(secrets.BASELINKER_TOKEN, "token-a", "sklep-a")
+    answers.append(("ok", "hurt"))
+    window.buttons["company:rename"].invoke()
+    root.update()
+    assert answers.seen[-1][3] == "sklep-a"  # the question started from the old name
+    assert window.company_list.get(0, "end") == ("hurt", "sklep-b")
+    assert file_keyring.stored()["raksbl"] == {"baselinker-token": "wspolny", "baselinker-token/hurt": "token-a"}
+
+    # remove it (after the question)
+    answers.append(("remove", None))
+    window.buttons["company:remove"].invoke()
+    root.update()
+    assert "Usunąć firmę hurt" in answers.seen[-1][1]
+    assert window.company_list.get(0, "end") == ("sklep-b",)
+    assert load_settings(config).company_names == ("sklep-b",)
+    assert file_keyring.stored()["raksbl"] == {"baselinker-token": "wspolny"}
+    assert str(window.buttons["company:remove"].cget("state")) == "disabled"  # never the last one
+    window.buttons["cancel"].invoke()
+    root.update()

@@ -106,3 +106,24 @@ def test_errors_are_shown_in_words(tmp_path):
     threads.run_all()
     assert view.status == ("Nie udało się sprawdzić bazy: W bazie nie ma tabeli GM_FS", "error")
     assert presenter.save() is False and not view.closed
+
+
+def test_with_several_companies_the_profile_goes_into_the_chosen_companys_table(tmp_path):
+    import tomllib
+
+    config = tmp_path / "raksbl.toml"
+    config.write_text('[[company]]\nname = "sklep-a"\n[company.raks]\ndatabase = "a.fdb"\n\n'
+                      '[[company]]\nname = "sklep-b"\n[company.raks]\ndatabase = "b.fdb"  # firma B\n',
+                      encoding="utf-8")
+    view, threads, saved = FakeView(), Threads(), []
+    presenter = FitPresenter(view, RaksSettings(database="b.fdb"), "pw", config, on_saved=saved.append,
+                             start_thread=threads, propose_fn=lambda *a, **k: _proposal(_status("GM_FS.B_STATUS", 9)),
+                             preview_fn=lambda *a: (0, []), company="sklep-b")
+    presenter.start()
+    threads.run_all()
+    assert presenter.save() is True
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    assert "B_STATUS = ?" in data["company"][1]["raks"]["queries"]["pending_documents"]
+    assert "queries" not in data["company"][0]["raks"] and "raks" not in data
+    assert "# firma B" in config.read_text(encoding="utf-8")
+    assert saved[0].for_company("sklep-b").raks.statuses_to_send == (2,)

@@ -60,3 +60,18 @@ def test_a_changed_field_is_the_only_change_and_an_override_back_to_default_is_r
     assert m.changes_to_write(settings, settings, typed) == ({"sync.interval_seconds": 600}, ["raks.queries.statuses"])
     after = m.remove_settings_keys(path, ["raks.queries.statuses"])
     assert "statuses" not in after.raks.queries
+
+
+def test_lenient_settings_keeps_a_list_of_companies_and_their_readable_keys(tmp_path):
+    path = tmp_path / "raksbl.toml"
+    path.write_text('[sync]\ninterval_seconds = 5\n\n'
+                    '[[company]]\nname = "sklep-a"\n[company.raks]\ndatabase = "a.fdb"\nstatus_after_send = "x"\n\n'
+                    '[[company]]\nname = "zła nazwa"\n\n'
+                    '[[company]]\nname = "sklep-b"\n[company.baselinker]\ntimeout_seconds = 9999\n',
+                    encoding="utf-8")
+    s = m.lenient_settings(path)
+    assert s.company_names == ("sklep-a", "sklep-b")  # a name that cannot be shown is left out
+    a, b = s.for_company("sklep-a"), s.for_company("sklep-b")
+    assert a.raks.database == "a.fdb" and a.raks.status_after_send == 3  # the wrong type: the default
+    assert b.baselinker.timeout_seconds == 9999  # the right type, an impossible value: shown to be fixed
+    assert s.sync.interval_seconds == 5 and s.raks.database == "a.fdb"

@@ -74,6 +74,29 @@ class FakeView:
     def close(self):
         self.closed = True
 
+    # the list of companies and the questions (answers queued by the test)
+    companies: tuple = ((), "", False)
+    names_to_answer: list
+    unsaved_answer = "cancel"
+    confirm_answer = True
+
+    def set_companies(self, names, selected, several):
+        self._record("set_companies")
+        self.companies = (list(names), selected, several)
+
+    def ask_name(self, title, prompt, initial="", error=""):
+        self.asked = getattr(self, "asked", []) + [(title, prompt, initial, error)]
+        answers = getattr(self, "names_to_answer", [])
+        return answers.pop(0) if answers else None
+
+    def ask_unsaved(self, question):
+        self.questions = getattr(self, "questions", []) + [question]
+        return self.unsaved_answer
+
+    def confirm(self, question):
+        self.questions = getattr(self, "questions", []) + [question]
+        return self.confirm_answer
+
     # helpers
     def choice_values(self, field):
         return [v for v, _ in self.choices[field]]

@@ -4,7 +4,8 @@ The same proposal as ``raksbl inspect-db --propose`` (:mod:`agent.raks.propose`)
 per thing to find (Status, PDF, order id) listing the candidates best first, pre-selected as
 proposed; the evidence of the chosen ones; a live preview of the first ten pending documents as
 the agent would read them with those choices (number, order id, PDF size or the problem); then
-"Zapisz" writes the profile into the settings file (replaced values kept as comments).
+"Zapisz" writes the profile into the settings file (replaced values kept as comments) — into the
+selected company's ``[company.raks]`` when the file lists several.
 
 An ambiguous database (two plausible Status columns) is said so, and "Zapisz" waits until the
 user picks the Status. Database work runs through the ``start_thread`` seam and comes back
@@ -72,11 +73,13 @@ class FitPresenter:
         call_in_ui: Callable[[Callable[[], Any]], None] = _direct,
         propose_fn: Callable[..., _propose.Proposal] = _propose.propose_database,
         preview_fn: Callable[..., tuple[int, list]] = _propose.preview,
+        company: str = "",
     ):
         self.view = view
         self.raks = raks_settings
         self._password = password
         self.path = Path(config_path)
+        self.company = company  # with several companies: the one whose [company.raks] "Zapisz" writes
         self.on_saved = on_saved
         self._start_thread = start_thread
         self._call_in_ui = call_in_ui
@@ -211,7 +214,7 @@ class FitPresenter:
             return False
         label = f"Ustawienia → Dopasuj do bazy {time.strftime('%Y-%m-%d %H:%M')}"
         try:
-            settings = update_settings(self.path, self.changes, keep_replaced=label)
+            settings = update_settings(self.path, self.changes, keep_replaced=label, company=self.company)
         except ConfigError as exc:
             self.view.set_status(f"Nie zapisano: {exc}", "error")
             return False

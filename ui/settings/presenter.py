@@ -13,6 +13,14 @@ from :mod:`agent.settings` lands next to the field its ``key`` names. Extra fiel
 ``raks.path`` (together ``raks.database``), ``test:baselinker`` / ``test:raks`` (the status
 lines of the "Testuj połączenie" buttons) and ``banner`` (the dialog's message line).
 
+Several companies (``[[company]]``): the dialog lists them (:meth:`SettingsView.set_companies`)
+and its tabs show the SELECTED company's settings (a view, :meth:`Settings.for_company`); "Zapisz"
+writes that company's tables (``update_settings(…, company=)``) and its own secrets
+(``baselinker-token/<name>``); ``[sync]`` / ``[log]`` stay shared. Switching to another company,
+or adding / renaming / removing one, with unsaved changes asks first: save, discard or stay
+(edits are not kept per company: one company's form at a time is what the user sees and saves).
+The list edits themselves are :mod:`agent.settings_companies`; they write the file at once.
+
 Threading: look-ups run through the ``start_thread`` seam; their results come back through the
 ``call_in_ui`` seam (in the dialog: :meth:`ui.uiloop.UiLoop.poster`, the UI loop's one queue), so the view
 is touched only from the thread that created it. A result that arrives after a newer look-up
@@ -29,6 +37,7 @@ from typing import Any, Callable, Protocol, Sequence
 
 from agent import lookups, paths
 from agent import secrets as agent_secrets
+from agent import settings_companies as companies
 from agent.errors import ConfigError
 from agent.raks.profile import DEFAULT_QUERIES, SPECS
 from agent.settings import (
@@ -61,6 +70,10 @@ log = logging.getLogger(__name__)
 TEST_BASELINKER = "test:baselinker"
 TEST_RAKS = "test:raks"
 BANNER = "banner"
+NOTE_SYNC = "note:sync"  # "shared by every company" on the Synchronizacja tab
+NOTE_LOG = "note:log"
+SINGLE_COMPANY = "(jedna firma)"
+SHARED_NOTE = "Wspólne dla wszystkich firm."
 
 TABS: dict[str, tuple[str, ...]] = {
     "BaseLinker": (TOKEN, TEST_BASELINKER, "baselinker.requests_per_minute", "baselinker.api_url",
@@ -117,6 +130,20 @@ class SettingsView(Protocol):
     def close(self) -> None:
         """Destroy the window."""
 
+    def set_companies(self, names: Sequence[str], selected: str, several: bool) -> None:
+        """Show the list of companies with ``selected`` highlighted; a single-company file
+        (``several`` False) shows one row, :data:`SINGLE_COMPANY`, and only "Dodaj firmę…"."""
+
+    def ask_name(self, title: str, prompt: str, initial: str = "", error: str = "") -> str | None:
+        """A modal question for a company's name (``error``: why the last answer was refused);
+        None when cancelled."""
+
+    def ask_unsaved(self, question: str) -> str:
+        """Unsaved changes: "save", "discard" or "cancel" (stay)."""
+
+    def confirm(self, question: str) -> bool:
+        """A yes/no question (removing a company)."""
+
     # Optional: show_fit(raks_settings, password, config_path, on_saved) opens the
     # "Dopasuj do bazy" assistant (ui.settings.fit); a view without it simply has no assistant.
 
@@ -140,6 +167,9 @@ def field_for_key(key: str | None) -> str:
 def short_message(exc: ConfigError) -> str:
     """``"Ustawienie sync.x: najmniej 10 sekund."`` → ``"Najmniej 10 sekund."`` (the field says which)."""
     text = str(exc)
+    company = getattr(exc, "company", "")
+    if company and text.startswith(f"Firma {company}: "):
+        text = text[len(f"Firma {company}: "):]  # the list of companies shows which one
     prefix = f"Ustawienie {exc.key}: "
     if exc.key and text.startswith(prefix):
         text = text[len(prefix):]
@@ -193,8 +223,11 @@ class SettingsPresenter:
         self.closed = False
         self.first_run = False
         self.load_error: ConfigError | None = None
-        self.settings = Settings(path=self.path)
+        self.settings = Settings(path=self.path)  # the selected company's view (the file: single company)
+        self.file_settings = self.settings  # the whole file (every company)
+        self.company = ""  # the selected company ("" = a single-company file)
         self._baseline: Settings | None = None  # what the file holds (None: unknown → write every key)
+        self._shared_secret: dict[str, bool] = {}  # a company's empty secret field falls back to these
         self._loaded_secrets: dict[str, str] = {}
         self.baselinker_catalog: lookups.BaseLinkerCatalog | None = None
         self.raks_catalog: lookups.RaksCatalog | None = None
@@ -202,25 +235,37 @@ class SettingsPresenter:
 
     # ------------------------------------------------------------------ loading
 
-    def load(self, *, lookups_now: bool = True) -> None:
-        """Fill the view from the file (or the defaults on a first start), then start look-ups."""
+    def load(self, *, lookups_now: bool = True, company: str | None = None) -> None:
+        """Fill the view from the file (or the defaults on a first start), then start look-ups.
+
+        ``company`` selects the company whose settings the tabs show (default: the one a load
+        error names, else the first).
+        """
         self.first_run = not self.path.exists()
         self.load_error = None
         if self.first_run:
-            self.settings = Settings(path=self.path)
-            self._baseline = self.settings
+            whole = Settings(path=self.path)
+            self._baseline = whole
         else:
             try:
-                self.settings = load_settings(self.path)
-                self._baseline = self.settings
+                whole = load_settings(self.path)
+                self._baseline = whole
             except ConfigError as exc:
                 self.load_error = exc
-                self.settings = lenient_settings(self.path)
+                whole = lenient_settings(self.path)
                 self._baseline = None
+        self.file_settings = whole
+        self.company = self._pick_company(whole, company, self.load_error)
+        self.settings = whole.for_company(self.company) if self.company else whole
+        if self._baseline is not None and self.company:
+            self._baseline = self.settings
+        self._forget_company_state()
         values = settings_to_form(self.settings)
         for field, name in ((TOKEN, agent_secrets.BASELINKER_TOKEN), (PASSWORD, agent_secrets.RAKS_PASSWORD)):
             self._loaded_secrets[field] = self._read_secret(name)
             values[field] = self._loaded_secrets[field]
+        self.view.set_companies(list(whole.company_names) or [SINGLE_COMPANY], self.company or SINGLE_COMPANY,
+                                whole.several)
 
         self.view.set_choices("raks.charset", [(c, c) for c in CHARSETS])
         self.view.set_choices("raks.document_types", DOCUMENT_TYPE_CHOICES)
@@ -230,6 +275,10 @@ class SettingsPresenter:
         self._offer_baselinker_choices(values, None)
         self._offer_raks_choices(values, None)
         self.view.set_values(values)
+        shared = SHARED_NOTE if whole.several else ""
+        self.view.set_status(NOTE_SYNC, shared, "")
+        self.view.set_status(NOTE_LOG, shared, "")
+        self._show_fallbacks(values)
 
         if self.first_run:
             self.view.set_status(BANNER, f"Pierwsze uruchomienie: uzupełnij ustawienia i kliknij „Zapisz” "
@@ -241,28 +290,81 @@ class SettingsPresenter:
             self.view.set_status(BANNER, f"Plik ustawień zawiera błąd: {self.load_error} "
                                          "Popraw go tutaj i zapisz.", "error")
         else:
-            self.view.set_status(BANNER, f"Plik ustawień: {self.path}", "")
+            whose = f" — firma {self.company}" if self.company else ""
+            self.view.set_status(BANNER, f"Plik ustawień: {self.path}{whose}", "")
 
         if not lookups_now:
             return
-        if values[TOKEN]:
+        if values[TOKEN] or self._shared_secret.get(TOKEN):
             self.test_baselinker()
         else:
             self.view.set_status(BASELINKER_FIELDS[0], "Listy z BaseLinker wczytają się po wpisaniu tokenu i "
                                                        "„Testuj połączenie” na zakładce BaseLinker.", "")
-        if values[PASSWORD] and values[DB_PATH]:
+        if (values[PASSWORD] or self._shared_secret.get(PASSWORD)) and values[DB_PATH]:
             self.test_raks()
         else:
             self.view.set_status(RAKS_FIELDS[0], "Statusy wczytają się po uzupełnieniu zakładki RaksSQL i "
                                                  "„Testuj połączenie”.", "")
 
+    @staticmethod
+    def _pick_company(whole: Settings, wanted: str | None, error: ConfigError | None) -> str:
+        """The company to show: the one asked for, else the one a load error names, else the first."""
+        names = whole.company_names
+        if not names:
+            return ""
+        for candidate in (wanted, error.company if error is not None else ""):
+            for name in names:
+                if candidate and name.casefold() == candidate.casefold():
+                    return name
+        return names[0]
+
+    def _forget_company_state(self) -> None:
+        """Another company (or the same one re-read): its look-ups and messages start afresh."""
+        for which in self._generation:
+            self._next(which)  # a look-up still running for the previous company is dropped
+            self.view.set_busy(which, False)
+        self.baselinker_catalog = self.raks_catalog = None
+        self._clear_errors()
+        for field in (TEST_BASELINKER, TEST_RAKS, TOKEN, PASSWORD, *BASELINKER_FIELDS, *RAKS_FIELDS):
+            self.view.set_status(field, "", "")
+        self._shared_secret = {}
+
     def _read_secret(self, name: str) -> str:
+        """The secret the field shows: a company's OWN one (the shared one is its fallback, said
+        next to the field), or for a single-company file the one the agent uses."""
+        field = TOKEN if name == agent_secrets.BASELINKER_TOKEN else PASSWORD
         try:
+            if self.company:
+                self._shared_secret[field] = companies.shared_secret_present(name)
+                return companies.own_secret(name, self.company)[0]
             return self._secrets.get_secret(name)
         except ConfigError:
             return ""
         except Exception:  # a broken keyring must not stop the dialog from opening
             log.exception("cannot read the secret %s", name)
+            return ""
+
+    def _show_fallbacks(self, values: dict[str, Any]) -> None:
+        """An empty secret field of a company with the shared secret present: say it is used."""
+        texts = {TOKEN: "Pole puste: używany wspólny token (zapisany bez nazwy firmy). Wpisz tu własny, jeśli "
+                        f"firma {self.company} ma inne konto BaseLinker.",
+                 PASSWORD: "Pole puste: używane wspólne hasło (zapisane bez nazwy firmy). Wpisz tu własne, jeśli "
+                           f"baza firmy {self.company} ma inne."}
+        for field, text in texts.items():
+            if self.company and not values.get(field) and self._shared_secret.get(field):
+                self.view.set_status(field, text, "")
+
+    def _secret_in_use(self, values: dict[str, Any], field: str) -> str:
+        """What the agent would use for ``field``: the typed value, else (a company) the shared one."""
+        typed = values.get(field) or ""
+        if field == TOKEN:
+            typed = typed.strip()
+        if typed.strip() or not (self.company and self._shared_secret.get(field)):
+            return typed
+        name = agent_secrets.BASELINKER_TOKEN if field == TOKEN else agent_secrets.RAKS_PASSWORD
+        try:
+            return self._secrets.get_secret(name, self.company)
+        except Exception:
             return ""
 
     # ------------------------------------------------------------------ choices
@@ -342,7 +444,7 @@ class SettingsPresenter:
         if self.closed:
             return
         values = self.view.get_values()
-        token = (values.get(TOKEN) or "").strip()
+        token = self._secret_in_use(values, TOKEN)
         api_url = (values.get("baselinker.api_url") or "").strip()
         if not token:
             self.view.set_status(TEST_BASELINKER, "Wpisz token API BaseLinker.", "error")
@@ -399,7 +501,7 @@ class SettingsPresenter:
         candidate = self._raks_candidate(values, queries=overrides)
         if candidate is None:
             return
-        password = values.get(PASSWORD) or ""
+        password = self._secret_in_use(values, PASSWORD)
         gen = self._next(TEST_RAKS)
         self.view.set_busy(TEST_RAKS, True)
         self.view.set_status(TEST_RAKS, "Łączenie z bazą RaksSQL…", "loading")
@@ -460,14 +562,22 @@ class SettingsPresenter:
         if candidate is None:
             return
         show = getattr(self.view, "show_fit", None)
-        if show is not None:
-            show(candidate, values.get(PASSWORD) or "", self.path, self.adopt_fitted)
+        if show is None:
+            return
+        password = self._secret_in_use(values, PASSWORD)
+        if self.company:  # the assistant writes this company's tables
+            show(candidate, password, self.path, self.adopt_fitted, company=self.company)
+        else:
+            show(candidate, password, self.path, self.adopt_fitted)
 
     def adopt_fitted(self, settings: Settings) -> None:
         """The assistant wrote the profile: show its statuses and statements in this dialog too,
         and treat them as what the file holds (so "Zapisz" here does not undo them)."""
         if self.closed:
             return
+        self.file_settings = settings
+        if self.company:
+            settings = settings.for_company(self.company)
         self.settings = settings
         if self._baseline is not None:
             self._baseline = settings
@@ -518,8 +628,14 @@ class SettingsPresenter:
     # ------------------------------------------------------------------ validation and saving
 
     def validate(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Typed settings values from the form and Polish messages per field (the model's table)."""
-        return form_to_settings(values)
+        """Typed settings values from the form and Polish messages per field (the model's table).
+
+        A company's empty token field is fine when the shared token is there (its fallback).
+        """
+        typed, errors = form_to_settings(values)
+        if self.company and self._shared_secret.get(TOKEN):
+            errors.pop(TOKEN, None)
+        return typed, errors
 
     def _show_error(self, field: str, message: str) -> None:
         self._shown_errors.add(field)
@@ -530,11 +646,32 @@ class SettingsPresenter:
             self.view.set_status(field, "", "")
         self._shown_errors.clear()
 
+    def unsaved(self) -> bool:
+        """Whether the form differs from what the file and the keyring hold."""
+        if self.closed:
+            return False
+        values = self.view.get_values()
+        typed, errors = self.validate(values)
+        errors.pop(TOKEN, None)  # an empty token is not a change
+        if errors:
+            return True
+        changes, removals = changes_to_write(self._baseline, self.settings, typed)
+        if changes or removals:
+            return True
+        return any((values.get(f) or "") != self._loaded_secrets.get(f, "") for f in (TOKEN, PASSWORD))
+
     def save(self) -> bool:
         """"Zapisz": validate, write the file (atomically, comments kept) and the secrets; close.
 
         Returns True when everything was saved and the dialog closed.
         """
+        if self._write():
+            self._close()
+            return True
+        return False
+
+    def _write(self) -> bool:
+        """Validate and write the selected company's settings and secrets (the dialog stays)."""
         if self.closed:
             return False
         values = self.view.get_values()
@@ -553,14 +690,18 @@ class SettingsPresenter:
         self.view.set_busy("save", True)
         try:
             if changes or not self.path.exists():
-                settings = update_settings(self.path, changes)
+                settings = update_settings(self.path, changes, company=self.company)
             else:
                 settings = load_settings(self.path)
             if removals:
-                settings = remove_settings_keys(self.path, removals)
+                settings = remove_settings_keys(self.path, removals, company=self.company)
         except ConfigError as exc:
             field = field_for_key(exc.key)
-            if field != BANNER:
+            if exc.company and exc.company.casefold() != self.company.casefold():
+                # Another company's table is wrong (edited by hand): name it, write nothing.
+                self.view.set_status(BANNER, f"Nie zapisano: {exc} Wybierz firmę {exc.company} z listy i popraw "
+                                             "ją (zmiany tej firmy zapisz potem ponownie).", "error")
+            elif field != BANNER:
                 self._show_error(field, short_message(exc))
                 self.view.focus_field(field)
                 self.view.set_status(BANNER, "Nie zapisano — popraw zaznaczone pole.", "error")
@@ -572,8 +713,10 @@ class SettingsPresenter:
             return False
         finally:
             self.view.set_busy("save", False)
-        log.info("settings saved to %s (%d keys changed)", self.path, len(changes) + len(removals))
-        self.settings = self._baseline = settings
+        log.info("settings saved to %s (%d keys changed%s)", self.path, len(changes) + len(removals),
+                 f", company {self.company}" if self.company else "")
+        self.file_settings = settings
+        self.settings = self._baseline = settings.for_company(self.company) if self.company else settings
         self.load_error = None
         self.first_run = False
 
@@ -583,7 +726,10 @@ class SettingsPresenter:
             if value == self._loaded_secrets.get(field, ""):
                 continue
             try:
-                self._secrets.set_secret(name, value)
+                if self.company:
+                    self._secrets.set_secret(name, value, self.company)
+                else:
+                    self._secrets.set_secret(name, value)
                 self._loaded_secrets[field] = value
             except Exception as exc:
                 log.warning("cannot store the secret %s: %s", name, type(exc).__name__)
@@ -595,10 +741,135 @@ class SettingsPresenter:
             self.view.focus_field(failed[0])
             self.view.set_status(BANNER, "Ustawienia zapisano, ale magazyn haseł systemu odmówił zapisu sekretu "
                                          "(zob. pole). Możesz użyć zmiennej środowiskowej "
-                                         f"{agent_secrets.env_var(agent_secrets.BASELINKER_TOKEN)}.", "error")
+                                         f"{agent_secrets.env_var(agent_secrets.BASELINKER_TOKEN, self.company)}.",
+                                 "error")
             return False
-        self._close()
         return True
+
+    # ------------------------------------------------------------------ the list of companies
+
+    def _settle_unsaved(self, before: str) -> bool:
+        """Unsaved changes before switching / editing the list: save them, drop them, or stay.
+        True when the action may go on."""
+        if not self.unsaved():
+            return True
+        whose = f"firmy {self.company}" if self.company else "ustawień"
+        answer = self.view.ask_unsaved(f"Zmiany {whose} nie są zapisane. Zapisać je, zanim {before}?")
+        if answer == "save":
+            return self._write()
+        return answer == "discard"
+
+    def select_company(self, name: str) -> None:
+        """The user picked company ``name`` in the list: show its settings."""
+        if self.closed or not self.file_settings.several or name == self.company:
+            return
+        if not self._settle_unsaved(f"przejdziesz do firmy {name}"):
+            self._show_companies()  # the list goes back to the company still shown
+            return
+        self.load(company=name)
+
+    def _show_companies(self) -> None:
+        whole = self.file_settings
+        self.view.set_companies(list(whole.company_names) or [SINGLE_COMPANY], self.company or SINGLE_COMPANY,
+                                whole.several)
+
+    def _ask_name(self, title: str, prompt: str, check: Callable[[str], str], initial: str = "") -> str | None:
+        """Ask until the name passes ``check`` (its Polish message shown in the question) or the
+        user cancels."""
+        error = ""
+        while True:
+            answer = self.view.ask_name(title, prompt, initial, error)
+            if answer is None:
+                return None
+            try:
+                return check(answer)
+            except ConfigError as exc:
+                error, initial = str(exc), answer
+
+    def _edited(self, edit: companies.CompanyEdit, company: str, done: str) -> None:
+        """A list edit was written: show ``company``, tell the running agent, say what happened."""
+        self._notify_saved(edit.settings)
+        self.load(company=company)
+        notes = " ".join(edit.notes)
+        self.view.set_status(BANNER, f"{done} {notes}".strip(), "ok")
+
+    def _list_edit(self, action: Callable[[], companies.CompanyEdit], company: str, done: str) -> None:
+        try:
+            edit = action()
+        except ConfigError as exc:
+            self.view.set_status(BANNER, f"Nie zmieniono listy firm: {exc}", "error")
+            return
+        except OSError as exc:
+            self.view.set_status(BANNER, f"Nie można zapisać pliku ustawień {self.path}: {exc}", "error")
+            return
+        self._edited(edit, company, done)
+
+    def add_company(self) -> None:
+        """"Dodaj firmę…": a new company from the template. A single-company file first becomes a
+        list: its company needs a name too (asked first)."""
+        if self.closed or not self._settle_unsaved("dodasz firmę"):
+            return
+        names = list(self.file_settings.company_names)
+        first = ""
+        if not self.file_settings.several:
+            first = self._ask_name(
+                "Nazwa obecnej firmy",
+                "Ustawienia opisują teraz jedną firmę. Aby dodać kolejną, nadaj nazwę obecnej (np. sklep-a; "
+                "litery bez polskich znaków, cyfry, „-” i „_”):", companies.check_name) or ""
+            if not first:
+                return
+            names = [first]
+        name = self._ask_name("Nowa firma", "Nazwa nowej firmy (np. sklep-b):",
+                              lambda n: companies.check_name(n, names))
+        if name is None:
+            return
+
+        def action() -> companies.CompanyEdit:
+            if first:
+                companies.to_companies(self.path, first)
+            return companies.add_company(self.path, name)
+
+        self._list_edit(action, name, f"Dodano firmę {name}: uzupełnij jej ustawienia i kliknij „Zapisz”.")
+
+    def duplicate_company(self) -> None:
+        """"Duplikuj…": a copy of the selected company's settings, without its secrets."""
+        if self.closed or not self.company or not self._settle_unsaved("powielisz firmę"):
+            return
+        source, names = self.company, list(self.file_settings.company_names)
+        name = self._ask_name("Duplikuj firmę", f"Nazwa nowej firmy (kopia ustawień firmy {source}, bez tokenu "
+                                                "i hasła):", lambda n: companies.check_name(n, names))
+        if name is None:
+            return
+        self._list_edit(lambda: companies.add_company(self.path, name, copy_from=source), name,
+                        f"Dodano firmę {name} (kopia {source}).")
+
+    def rename_company(self) -> None:
+        """"Zmień nazwę…": the file and the company's keyring secrets follow."""
+        if self.closed or not self.company or not self._settle_unsaved("zmienisz nazwę firmy"):
+            return
+        old, names = self.company, list(self.file_settings.company_names)
+        name = self._ask_name("Zmień nazwę firmy", f"Nowa nazwa firmy {old}:",
+                              lambda n: companies.check_name(n, names, renaming=old), initial=old)
+        if name is None or name == old:
+            return
+        self._list_edit(lambda: companies.rename_company(self.path, old, name, secrets=self._secrets), name,
+                        f"Zmieniono nazwę firmy {old} na {name}.")
+
+    def remove_company(self) -> None:
+        """"Usuń": after a confirmation, the company and its own secrets go (never the last one)."""
+        if self.closed or not self.company:
+            return
+        name, names = self.company, self.file_settings.company_names
+        if len(names) <= 1:
+            self.view.set_status(BANNER, f"Nie można usunąć firmy {name}: to jedyna firma w ustawieniach.", "error")
+            return
+        if not self.view.confirm(f"Usunąć firmę {name} z ustawień? Jej token i hasło zostaną usunięte z magazynu "
+                                 "haseł systemu. Historia wysłanych dokumentów zostaje."):
+            return
+        rest = [n for n in names if n != name]
+        self.load_error = None
+        self._list_edit(lambda: companies.remove_company(self.path, name, secrets=self._secrets), rest[0],
+                        f"Usunięto firmę {name}.")
 
     def _notify_saved(self, settings: Settings) -> None:
         if self.on_saved is None:

@@ -179,6 +179,68 @@ class QueryEditor:
             self._select(name)
 
 
+# ---------------------------------------------------------------------- questions
+
+class AskDialog:
+    """A small modal question over the dialog: a text, optionally an entry (a company's name)
+    with the reason the last answer was refused, and buttons. :meth:`run` returns the value of
+    the button pressed (``cancel`` for Esc or the window's [X]); the entry's text is ``self.value``.
+    """
+
+    #: Tests: called with each dialog once it is built (before it waits for an answer).
+    opened: Any = None
+
+    def __init__(self, master: Any, title: str, text: str, buttons: Sequence[tuple[str, str]], *,
+                 entry: str | None = None, error: str = "", default: str = "", cancel: str = "cancel"):
+        self.top = tb.Toplevel(master=master, title=title, resizable=(False, False))
+        self.top.transient(master)
+        self.answer, self.value, self._cancel = cancel, "", cancel
+        frame = tb.Frame(self.top, padding=14)
+        frame.pack(fill="both", expand=True)
+        self.text = tb.Label(frame, text=text, wraplength=420, justify="left")
+        self.text.pack(anchor="w")
+        self.var = tk.StringVar(master=self.top, value=entry or "")
+        self.entry = None
+        if entry is not None:
+            self.entry = tb.Entry(frame, textvariable=self.var, width=42)
+            self.entry.pack(anchor="w", fill="x", pady=(8, 0))
+            self.entry.select_range(0, "end")
+        self.error = tb.Label(frame, text=error, wraplength=420, justify="left", bootstyle="danger")
+        if error:
+            self.error.pack(anchor="w", pady=(6, 0))
+        row = tb.Frame(frame)
+        row.pack(fill="x", pady=(12, 0))
+        self.buttons: dict[str, tb.Button] = {}
+        for value, label in reversed(buttons):
+            style = "secondary" if value == cancel else ("danger" if value == "remove" else "primary")
+            button = tb.Button(row, text=label, bootstyle=style, command=lambda v=value: self._answer(v))
+            button.pack(side="right", padx=(8, 0))
+            self.buttons[value] = button
+        self.top.protocol("WM_DELETE_WINDOW", lambda: self._answer(cancel))
+        self.top.bind("<Escape>", lambda e: self._answer(cancel))
+        if default:
+            self.top.bind("<Return>", lambda e: self._answer(default))
+
+    def _answer(self, value: str) -> None:
+        self.answer, self.value = value, self.var.get()
+        try:
+            self.top.destroy()
+        except tk.TclError:
+            pass
+
+    def run(self) -> str:
+        self.top.update_idletasks()
+        (self.entry or self.top).focus_set()
+        try:
+            self.top.grab_set()  # modal: the dialog behind waits for the answer
+        except tk.TclError:  # not viewable yet (no window manager): modal enough without the grab
+            pass
+        if AskDialog.opened is not None:
+            AskDialog.opened(self)
+        self.top.wait_window()
+        return self.answer
+
+
 # ---------------------------------------------------------------------- the window
 
 class SettingsWindow(Window):
@@ -186,7 +248,7 @@ class SettingsWindow(Window):
 
     def __init__(self, master: Any):
         ensure_style(master)
-        self.top = tb.Toplevel(master=master, title="Ustawienia — raksbl", minsize=(720, 560))
+        self.top = tb.Toplevel(master=master, title="Ustawienia — raksbl", minsize=(900, 560))
         self.top.protocol("WM_DELETE_WINDOW", lambda: self._do("cancel"))
         self.presenter: p.SettingsPresenter | None = None
         self.post = UiLoop.of(self.top).poster(self.top)  # worker results, on the Tk thread
@@ -200,8 +262,11 @@ class SettingsWindow(Window):
         outer.pack(fill="both", expand=True)
         self.status[p.BANNER] = tb.Label(outer, text="", wraplength=760, justify="left")
         self.status[p.BANNER].pack(fill="x", pady=(0, 8))
-        self.notebook = tb.Notebook(outer)
-        self.notebook.pack(fill="both", expand=True)
+        middle = tb.Frame(outer)
+        middle.pack(fill="both", expand=True)
+        self._build_companies(middle)
+        self.notebook = tb.Notebook(middle)
+        self.notebook.pack(side="left", fill="both", expand=True)
         self._build_baselinker()
         self._build_raks()
         self._build_documents()
@@ -209,7 +274,7 @@ class SettingsWindow(Window):
         self._build_advanced()
         bottom = tb.Frame(outer)
         # Packed before the notebook: when space is short the notebook shrinks, never the buttons.
-        bottom.pack(side="bottom", fill="x", pady=(10, 0), before=self.notebook)
+        bottom.pack(side="bottom", fill="x", pady=(10, 0), before=middle)
         self.buttons["cancel"] = tb.Button(bottom, text="Anuluj", bootstyle="secondary", width=12,
                                            command=lambda: self._do("cancel"))
         self.buttons["cancel"].pack(side="right")
@@ -222,7 +287,7 @@ class SettingsWindow(Window):
         """Fix the window's size once, fitted to the screen: messages shown later never grow it
         (an explicit geometry stops Tk from following the content's requested size)."""
         self.top.update_idletasks()
-        width = min(max(self.top.winfo_reqwidth(), 720), self.top.winfo_screenwidth() - 40)
+        width = min(max(self.top.winfo_reqwidth(), 900), self.top.winfo_screenwidth() - 40)
         height = min(max(self.top.winfo_reqheight(), 560), self.top.winfo_screenheight() - 80)
         self.top.geometry(f"{width}x{height}")
 
@@ -287,6 +352,58 @@ class SettingsWindow(Window):
         toggle = tb.Checkbutton(parent, text="Pokaż", variable=shown, bootstyle="round-toggle",
                                 command=lambda: field.widget.configure(show="" if shown.get() else "•"))
         return field, toggle
+
+    # -- the list of companies ---------------------------------------------------------
+
+    def _build_companies(self, parent: Any) -> None:
+        box = tb.Labelframe(parent, text="Firmy", padding=8)
+        box.pack(side="left", fill="y", padx=(0, 10))
+        self.company_list = tk.Listbox(box, height=8, width=20, exportselection=False, activestyle="none")
+        self.company_list.pack(fill="both", expand=True)
+        self.company_list.bind("<<ListboxSelect>>", self._company_clicked)
+        self.company_names: list[str] = []
+        for key, label, action in (("company:add", "Dodaj firmę…", "add_company"),
+                                   ("company:duplicate", "Duplikuj…", "duplicate_company"),
+                                   ("company:rename", "Zmień nazwę…", "rename_company"),
+                                   ("company:remove", "Usuń", "remove_company")):
+            button = tb.Button(box, text=label, bootstyle="secondary-outline",
+                               command=lambda a=action: self._do(a))
+            button.pack(fill="x", pady=(6, 0))
+            self.buttons[key] = button
+
+    def _company_clicked(self, event: Any = None) -> None:
+        chosen = self.company_list.curselection()
+        if chosen and self.company_names and chosen[0] < len(self.company_names):
+            self._do("select_company", self.company_names[chosen[0]])
+
+    def set_companies(self, names: Sequence[str], selected: str, several: bool) -> None:
+        self.company_names = list(names) if several else []
+        longest = max((len(name) for name in names), default=0)
+        # A name up to 40 characters: wide enough for most, never wider than the panel should be.
+        self.company_list.configure(state="normal", width=max(20, min(32, longest + 1)))  # disabled ignores insert
+        self.company_list.delete(0, "end")
+        for name in names:
+            self.company_list.insert("end", name)
+        if selected in names:
+            index = list(names).index(selected)
+            self.company_list.selection_set(index)
+            self.company_list.see(index)
+        self.company_list.configure(state="normal" if several else "disabled")
+        for key in ("company:duplicate", "company:rename"):
+            self.buttons[key].configure(state="normal" if several else "disabled")
+        self.buttons["company:remove"].configure(state="normal" if several and len(names) > 1 else "disabled")
+
+    def ask_name(self, title: str, prompt: str, initial: str = "", error: str = "") -> str | None:
+        dialog = AskDialog(self.top, title, prompt, [("ok", "OK"), ("cancel", "Anuluj")], entry=initial,
+                           error=error, default="ok")
+        return dialog.value if dialog.run() == "ok" else None
+
+    def ask_unsaved(self, question: str) -> str:
+        return AskDialog(self.top, "Niezapisane zmiany", question,
+                         [("save", "Zapisz"), ("discard", "Nie zapisuj"), ("cancel", "Anuluj")], default="save").run()
+
+    def confirm(self, question: str) -> bool:
+        return AskDialog(self.top, "Usuń firmę", question, [("remove", "Usuń"), ("cancel", "Anuluj")]).run() == "remove"
 
     # -- tabs ---------------------------------------------------------------------------
 
@@ -360,7 +477,8 @@ class SettingsWindow(Window):
         var = tk.BooleanVar(master=self.top)
         auto = BoolField(tb.Checkbutton(tab, text="Automatyczna synchronizacja faktur", variable=var,
                                         bootstyle="round-toggle"), var)
-        r = self._row(tab, 0, "Automatycznie", "sync.auto", auto)
+        self._status_label(tab, 0, p.NOTE_SYNC, column=0)  # "shared by every company"
+        r = self._row(tab, 1, "Automatycznie", "sync.auto", auto)
         r = self._row(tab, r, "Co ile sekund", "sync.interval_seconds", self._spin(tab, p.MIN_INTERVAL, 86400),
                       note=f"Co ile sekund agent sprawdza, czy w RaksSQL czekają dokumenty (najmniej {p.MIN_INTERVAL}).")
         r = self._row(tab, r, "Najwięcej dokumentów naraz", "sync.max_documents_per_run", self._spin(tab, 0, 100000),
@@ -389,9 +507,10 @@ class SettingsWindow(Window):
         logs.columnconfigure(1, weight=1)
         folder = tb.Button(logs, text="Otwórz folder logów", bootstyle="secondary-outline",
                            command=lambda: self._do("open_log_folder"))
-        self._row(logs, 0, "Poziom logowania", "log.level", self._combo(logs, width=12), extra=folder)
+        r = self._row(logs, 0, "Poziom logowania", "log.level", self._combo(logs, width=12), extra=folder)
+        self._status_label(logs, r, p.NOTE_LOG, column=0)
 
-    def show_fit(self, raks_settings: Any, password: str, config_path: Any, on_saved: Any) -> None:
+    def show_fit(self, raks_settings: Any, password: str, config_path: Any, on_saved: Any, company: str = "") -> None:
         """Open the "Dopasuj do bazy" assistant (one at a time) over this dialog."""
         from ui.settings.fit_view import open_fit_window
 
@@ -399,7 +518,10 @@ class SettingsWindow(Window):
         if current is not None and current.exists():
             current.raise_()
             return
-        self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved)
+        self.fit_window = open_fit_window(self.top, raks_settings, password, config_path, on_saved=on_saved,
+                                          company=company)
+        if company:
+            self.fit_window.top.title(f"Dopasuj do bazy — firma {company} — raksbl")
 
     def _pick_database(self) -> None:
         path = filedialog.askopenfilename(parent=self.top, title="Baza firmy RaksSQL",
