@@ -565,13 +565,15 @@ def _plain(item: Any) -> Any:
     return value.rstrip("\n") if isinstance(value, str) else value
 
 
-def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str = "") -> Settings:
+def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str = "", company: str = "") -> Settings:
     """Set ``changes`` (``{"sync.auto": True, "raks.queries.pending_documents": "..."}``) in the file.
 
     The result is validated before anything is written; the user's comments and other keys stay.
     A value of None removes the key. With ``keep_replaced`` (a label such as "inspect-db
     --propose 2026-12-01"), every value that changes is kept as a comment at the end of its
-    table, so the user can go back. Returns the new settings.
+    table, so the user can go back. With ``company`` (a several-companies file), the
+    ``baselinker.*`` / ``raks.*`` keys go into that ``[[company]]``'s tables (``[company.raks]``);
+    ``sync.*`` / ``log.*`` stay shared. Returns the new settings.
     """
     import tomlkit
 
@@ -584,9 +586,10 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     except Exception as exc:
         raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
     replaced: dict[int, tuple[Any, list[str]]] = {}
+    own = _company_table(doc, company, path) if company else doc
     for dotted, value in changes.items():
         parts = dotted.split(".")
-        table = doc
+        table = own if parts[0] in ("baselinker", "raks") else doc
         for part in parts[:-1]:
             if part not in table:
                 table[part] = tomlkit.table()
@@ -613,6 +616,19 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     settings = parse_settings(new_text, path)  # never write something that would not load
     _atomic_write(path, new_text)
     return settings
+
+
+def _company_table(doc: Any, company: str, path: Path) -> Any:
+    """The ``[[company]]`` item named ``company`` in a parsed file (ConfigError naming the known ones)."""
+    items = doc.get("company")
+    names = [str(item.get("name", "")) for item in items] if isinstance(items, list) else []
+    for item, name in zip(items or [], names):
+        if name.casefold() == company.casefold():
+            return item
+    if not names:
+        raise ConfigError(f"Nie ma firmy {company!r}: plik ustawień {path} opisuje jedną firmę (bez listy [[company]]).",
+                          "company")
+    raise ConfigError(f"Nie ma firmy {company!r} w ustawieniach; są: {', '.join(names)}.", "company")
 
 
 # -- the settings file, watched (the tray and `raksbl run` re-read it when it changes) ------
