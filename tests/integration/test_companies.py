@@ -229,3 +229,42 @@ def test_a_single_company_file_works_unchanged_and_turning_it_into_a_list_keeps_
         assert {split_key(key)[0] for key in journal.database_keys()} == {"sklep-a"}  # adopted
     history = env.cli("history", "--company", "sklep-a").stdout
     assert re.search(r"FS 50/11/2026 .*pominięty", history), history
+
+
+# -- inspect-db for one company ----------------------------------------------------------------------
+def test_inspect_db_writes_the_proposal_into_the_chosen_companys_tables(two_companies, tmp_path):
+    from tests.support.layouts import LAYOUTS, SENT, TO_SEND, LayoutDb
+
+    env = two_companies
+    a, b = env["sklep-a"], env["sklep-b"]
+    (tmp_path / "wydruki").mkdir()
+    # sklep-b's RaksSQL keeps the Status, the PDF and the order id elsewhere than the default profile.
+    layout_b = LayoutDb(b.db, LAYOUTS["status_column_blob_column"], tmp_path / "wydruki")
+    fs_a, order_a = a.add_doc("FS")
+    order_b = b.add_order()
+    fs_b = layout_b.add_doc("FS", "FS 1/11/2026/MAG", order_id=order_b)
+
+    misfit = env.cli("send")  # sklep-b's profile does not fit its database: sklep-a still sends
+    assert misfit.returncode == 2, misfit.stdout + misfit.stderr
+    assert re.search(r"^sklep-b: (Błąd ustawień|Przerwano): ", misfit.stdout, re.M), misfit.stdout
+    assert len(a.invoices(order_a)) == 1 and a.status("FS", fs_a) == 3
+
+    refused = env.cli("inspect-db", "--propose")
+    assert refused.returncode == 2 and "kilka firm (sklep-a, sklep-b)" in refused.stderr, refused.stderr
+
+    result = env.cli("inspect-db", "--company", "sklep-b", "--propose", "--write")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    assert out.startswith(f"Firma sklep-b ({b.db.dsn})")
+    assert f"Zapisano w {env.settings_path} (firma sklep-b)" in out
+    assert "=== Firma sklep-b ===" in out and "=== Firma sklep-a ===" not in out  # doctor of that company
+    assert re.search(r"20\s+Do wysłania do BL\s+1 / 0\s+← do wysłania", out), out
+    settings = env.settings()
+    assert settings.for_company("sklep-b").raks.statuses_to_send == (TO_SEND,)
+    assert settings.for_company("sklep-a").raks.statuses_to_send == (2,)  # the other company untouched
+    assert settings.for_company("sklep-a").raks.queries == {}
+
+    sent = env.cli("send")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert len(b.invoices(order_b)) == 1 and layout_b.status(fs_b) == SENT
+    assert len(a.invoices(order_a)) == 1  # nothing twice
