@@ -107,14 +107,23 @@ def cmd_send(args) -> int:
 
     settings = _load(args)
     _setup_logging(settings)
+    settings.each_company(args.company)  # an unknown --company: a settings error before anything runs
     bus = EventBus()
     bus.subscribe(_print_progress)  # each line as its document finishes, not all at the end
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
     cancel = threading.Event()
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
-        total = run_companies(settings, company=args.company, dry_run=args.dry_run, limit=args.limit, trigger="cli",
-                              bus=bus, cancel=cancel, journal=journal)
+        try:
+            total = run_companies(settings, company=args.company, dry_run=args.dry_run, limit=args.limit,
+                                  trigger="cli", bus=bus, cancel=cancel, journal=journal)
+        except (ConfigError, RunAborted) as exc:
+            if not settings.several:
+                raise  # a single-company file: main() says it, as it always did
+            # One company of a list (--company, or a list of one): its line names it like the others.
+            [view] = settings.each_company(args.company)
+            _err(f"{_company_prefix(view.company)}{_setup_error_text(exc)}")
+            return 2
     for summary in total.runs:
         prefix = _company_prefix(summary.company)
         if summary.setup_error is not None:

@@ -268,3 +268,15 @@ def test_send_over_several_companies_prefixes_each_and_sums_up(two, monkeypatch,
     assert out[2] == "sklep-c: Błąd ustawień: Ustawienie raks.user: puste."
     assert out[3].startswith("Razem (3 firmy) — wysłano: 1, błędy: 0,") and "Wywołań API: 5" in out[3]
     assert len(out) == 4
+
+
+def test_send_for_one_company_that_cannot_start_names_it(two, monkeypatch, capsys):
+    from agent.errors import RunAborted
+    from agent.export import run
+
+    def fake_run_companies(settings, **kwargs):
+        raise RunAborted("Nie można połączyć się z serwerem Firebird localhost")
+
+    monkeypatch.setattr(run, "run_companies", fake_run_companies)
+    assert cli.main(["send", "--company", "SKLEP_B"]) == 2
+    assert capsys.readouterr().err.strip() == "Sklep_B: Przerwano: Nie można połączyć się z serwerem Firebird localhost"
