@@ -37,6 +37,12 @@ database = "localhost:/data/ONE.fdb"
 """
 
 
+@pytest.fixture(autouse=True)
+def no_log_files(monkeypatch):
+    """The commands set up file logging; in this process it would outlive the test."""
+    monkeypatch.setattr(cli, "_setup_logging", lambda *args, **kwargs: None)
+
+
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     path = tmp_path / "data"
