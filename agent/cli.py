@@ -428,10 +428,13 @@ def _journal_entry(journal, args):
         _err(f"Nie ma wpisu {args.id} w dzienniku.")
         return None
     if args.company_name is not None and entry.company != args.company_name:
-        whose = f"firmy {entry.company}" if entry.company else "pliku ustawień z jedną firmą (sprzed listy firm)"
-        _err(f"Wpis {args.id} ({document_label(entry.doc_type, entry.number)}) należy do {whose}, "
-             f"nie do firmy {args.company_name} — nic nie zmieniono. Sprawdź numer: raksbl history "
-             f"--company {args.company_name}")
+        label = f"Wpis {args.id} ({document_label(entry.doc_type, entry.number)})"
+        if entry.company:
+            why = f"{label} należy do firmy {entry.company}, nie do firmy {args.company_name}"
+        else:  # adopted by the company on the same database at its next run (export.dbkey)
+            why = (f"{label} pochodzi sprzed listy firm i nie należy jeszcze do firmy {args.company_name} "
+                   "(przejmie go przy najbliższej wysyłce firma, która używa tej samej bazy)")
+        _err(f"{why} — nic nie zmieniono. Sprawdź numer: raksbl history --company {args.company_name}")
         return None
     return entry
 

@@ -286,3 +286,10 @@ def test_send_for_one_company_that_cannot_start_names_it(two, monkeypatch, capsy
     monkeypatch.setattr(run, "run_companies", fake_run_companies)
     assert cli.main(["send", "--company", "SKLEP_B"]) == 2
     assert capsys.readouterr().err.strip() == "Sklep_B: Przerwano: Nie można połączyć się z serwerem Firebird localhost"
+
+
+def test_retry_with_company_refuses_an_entry_from_before_the_list(two, data_dir, capsys):
+    ids = _journal_with_entries(data_dir)
+    assert cli.main(["retry", str(ids[""]), "--company", "sklep-a"]) == 2
+    err = capsys.readouterr().err
+    assert f"Wpis {ids['']} (FS 3/ONE) pochodzi sprzed listy firm i nie należy jeszcze do firmy sklep-a" in err
