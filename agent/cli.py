@@ -233,7 +233,7 @@ def cmd_doctor(args) -> int:
     settings = _load(args)
     _setup_logging(settings)
     views = settings.each_company(getattr(args, "company", None))
-    rates = shared_token_rates(views) if len(views) > 1 else {}
+    rates = shared_token_rates(settings.each_company()) if settings.several else {}
     _out(f"Plik ustawień: {settings.path}")
     _out(f"Dziennik: {paths.journal_path()}")
     broken = []

@@ -222,7 +222,9 @@ def run_companies(
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
     try:
-        rates = shared_token_rates(views) if len(views) > 1 else {}
+        # Every company of the file counts, not only those of this run: `send --company b` must
+        # keep the budget of a token it shares with a (the tray may be sending for a right now).
+        rates = shared_token_rates(settings.each_company()) if settings.several else {}
         for view in views:
             if cancel.is_set():
                 total.stopped = STOPPED

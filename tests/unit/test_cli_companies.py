@@ -293,3 +293,24 @@ def test_retry_with_company_refuses_an_entry_from_before_the_list(two, data_dir,
     assert cli.main(["retry", str(ids[""]), "--company", "sklep-a"]) == 2
     err = capsys.readouterr().err
     assert f"Wpis {ids['']} (FS 3/ONE) pochodzi sprzed listy firm i nie należy jeszcze do firmy sklep-a" in err
+
+
+def test_send_for_one_company_keeps_the_budget_of_a_token_it_shares(two, monkeypatch, capsys):
+    """sklep-a (50/min) and Sklep_B (100/min, the default) share a token: `send --company Sklep_B` alone must
+    still use 50/min — the tray may be sending for sklep-a on the same token right now."""
+    from agent.export import run
+    from agent.export.results import RunSummary
+
+    seen = {}
+
+    def fake_run_export(view, **kwargs):
+        seen[view.company] = view.baselinker.requests_per_minute
+        return RunSummary("r", "cli", False, 0.0, finished_at=0.0, company=view.company)
+
+    monkeypatch.setattr(run, "run_export", fake_run_export)
+    monkeypatch.setenv("RAKSBL_BASELINKER_TOKEN", "one-token-for-both")
+    assert cli.main(["send", "--company", "Sklep_B"]) == 0
+    assert seen == {"Sklep_B": 50}
+    monkeypatch.setenv("RAKSBL_BASELINKER_TOKEN_SKLEP_B", "its-own-token")  # a token of its own: its own budget
+    assert cli.main(["send", "--company", "Sklep_B"]) == 0
+    assert seen == {"Sklep_B": 100}
