@@ -210,11 +210,6 @@ def _first_ctrl_c_cancels(cancel: threading.Event):
         signal.signal(signal.SIGINT, previous)
 
 
-def _company_view(args, settings):
-    """The view ``--company`` names (the whole single-company file without it)."""
-    return settings.for_company(args.company) if getattr(args, "company", None) else settings
-
-
 def _one_company(args, settings, command: str):
     """The one company a command acts on: ``--company``'s, or the file's only one; a settings
     error listing the names when a several-companies file leaves it open."""
