@@ -544,10 +544,52 @@ def cmd_init(args) -> int:
     from agent.settings import write_default_settings
 
     path = paths.config_path(args.config)
-    write_default_settings(path)
-    _out(f"Utworzono plik ustawień: {path}")
-    _out("Token i hasło zapisz poleceniami: raksbl secret set baselinker-token / raksbl secret set raks-password")
+    if args.companies is None:
+        write_default_settings(path)
+        _out(f"Utworzono plik ustawień: {path}")
+        _out("Token i hasło zapisz poleceniami: raksbl secret set baselinker-token / raksbl secret set raks-password")
+        return 0
+    names = [name.strip() for name in args.companies.split(",") if name.strip()]
+    text = _companies_template(names, path)
+    if path.exists():
+        raise ConfigError(f"Plik ustawień {path} już istnieje.", "file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    _out(f"Utworzono plik ustawień dla firm {', '.join(names)}: {path}")
+    _out("Wpisz w nim bazę RaksSQL każdej firmy ([company.raks] database). Token i hasło każdej firmy zapisz "
+         f"poleceniami: raksbl secret set baselinker-token --company {names[0]} / raksbl secret set raks-password "
+         f"--company {names[0]} (bez --company: wspólne dla firm bez własnych)")
     return 0
+
+
+def _companies_template(names: list[str], path: Path) -> str:
+    """``raksbl init --companies a,b``: the commented template with a ``[[company]]`` per name
+    (the template's [baselinker] / [raks] in each; databases F00001.fdb, F00002.fdb, …).
+    Validated like any settings file (names, uniqueness): ConfigError before anything is written."""
+    import copy
+
+    import tomlkit
+
+    from agent.settings import DEFAULT_SETTINGS_TEXT, parse_settings
+
+    if not names:
+        raise ConfigError("Podaj nazwy firm po przecinku, np. raksbl init --companies sklep-a,sklep-b", "company")
+    doc = tomlkit.parse(DEFAULT_SETTINGS_TEXT)
+    baselinker, raks = doc.pop("baselinker"), doc.pop("raks")
+    companies = tomlkit.aot()
+    for number, name in enumerate(names, 1):
+        company = tomlkit.table()
+        company.add("name", name)
+        company.add("baselinker", copy.deepcopy(baselinker))
+        company_raks = copy.deepcopy(raks)
+        company_raks["database"] = f"localhost:C:/RAKS/Data/F{number:05d}.fdb"
+        company.add("raks", company_raks)
+        companies.append(company)
+    doc.add("company", companies)
+    text = tomlkit.dumps(doc).replace("# [raks.queries]", "# [company.raks.queries]")
+    parse_settings(text, path)  # never write a file that would not load
+    return text
 
 
 def cmd_secret(args) -> int:
@@ -700,7 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", help="kolumna statusu, gdy propozycja jest niejednoznaczna (np. GM_FS.ID_STATUSU)")
     p.add_argument("--pdf", help="wybierz inne źródło PDF spośród kandydatów (etykieta z propozycji)")
     p.add_argument("--order-id", help="wybierz inną kolumnę numeru zamówienia (np. GM_FS.SYGNATURA)")
-    add("init", cmd_init, "utwórz plik ustawień z szablonu")
+    p = add("init", cmd_init, "utwórz plik ustawień z szablonu")
+    p.add_argument("--companies", metavar="FIRMA,FIRMA",
+                   help="szablon z listą firm [[company]] (nazwy po przecinku), np. sklep-a,sklep-b")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
     p.add_argument("action", choices=["set", "delete"], metavar="set|delete",
                    help="set: zapisz (wartość z klawiatury albo ze standardowego wejścia); delete: usuń")

@@ -314,3 +314,28 @@ def test_send_for_one_company_keeps_the_budget_of_a_token_it_shares(two, monkeyp
     monkeypatch.setenv("RAKSBL_BASELINKER_TOKEN_SKLEP_B", "its-own-token")  # a token of its own: its own budget
     assert cli.main(["send", "--company", "Sklep_B"]) == 0
     assert seen == {"Sklep_B": 100}
+
+
+# -- init --companies ---------------------------------------------------------------------------
+def test_init_with_companies_writes_a_commented_list_that_loads(tmp_path, data_dir, capsys):
+    path = tmp_path / "nowy" / "raksbl.toml"
+    assert cli.main(["--config", str(path), "init", "--companies", "sklep-a, sklep-b"]) == 0
+    assert "raksbl secret set baselinker-token --company sklep-a" in capsys.readouterr().out
+    settings = load_settings(path)
+    assert settings.company_names == ("sklep-a", "sklep-b")
+    assert settings.for_company("sklep-b").raks.database == "localhost:C:/RAKS/Data/F00002.fdb"
+    text = path.read_text(encoding="utf-8")
+    assert "[baselinker]" not in text and text.count("# budget for this agent") == 2  # comments in each
+    assert "# [company.raks.queries]" in text
+
+
+@pytest.mark.parametrize("names, message", [
+    ("sklep-a,sklep ą", "name musi być nazwą z liter"),
+    ("sklep-a,SKLEP_A", "Dwie firmy o tej samej nazwie"),
+    (",", "Podaj nazwy firm po przecinku"),
+])
+def test_init_with_bad_company_names_writes_nothing(tmp_path, data_dir, capsys, names, message):
+    path = tmp_path / "raksbl.toml"
+    assert cli.main(["--config", str(path), "init", "--companies", names]) == 2
+    assert message in capsys.readouterr().err
+    assert not path.exists()
