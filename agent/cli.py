@@ -20,6 +20,7 @@ from pathlib import Path
 
 from agent import __version__, paths, secrets
 from agent.errors import ConfigError, RaksblError, RunAborted, StorageError
+from agent.export.dbkey import split_key
 from agent.export.report import document_label, format_result_line, format_summary
 from agent.export.states import STATE_PL
 
@@ -106,14 +107,23 @@ def cmd_send(args) -> int:
 
     settings = _load(args)
     _setup_logging(settings)
+    settings.each_company(args.company)  # an unknown --company: a settings error before anything runs
     bus = EventBus()
     bus.subscribe(_print_progress)  # each line as its document finishes, not all at the end
     if args.dry_run:
         _out("Podgląd (--dry-run): nic nie zostanie zmienione ani w RaksSQL, ani w BaseLinker.")
     cancel = threading.Event()
     with _journal() as journal, _first_ctrl_c_cancels(cancel) as interrupted:
-        total = run_companies(settings, company=args.company, dry_run=args.dry_run, limit=args.limit, trigger="cli",
-                              bus=bus, cancel=cancel, journal=journal)
+        try:
+            total = run_companies(settings, company=args.company, dry_run=args.dry_run, limit=args.limit,
+                                  trigger="cli", bus=bus, cancel=cancel, journal=journal)
+        except (ConfigError, RunAborted) as exc:
+            if not settings.several:
+                raise  # a single-company file: main() says it, as it always did
+            # One company of a list (--company, or a list of one): its line names it like the others.
+            [view] = settings.each_company(args.company)
+            _err(f"{_company_prefix(view.company)}{_setup_error_text(exc)}")
+            return 2
     for summary in total.runs:
         prefix = _company_prefix(summary.company)
         if summary.setup_error is not None:
@@ -122,6 +132,8 @@ def cmd_send(args) -> int:
         if not summary.results and not summary.aborted:
             _out(f"{prefix}Brak dokumentów do wysłania.")
         _out(prefix + format_summary(summary).replace("\n", "\n" + prefix))
+    if len(total.runs) > 1:
+        _out(_companies_total(total))
     if total.stopped:
         _out(f"Przerwano: {total.stopped}")
     if interrupted.is_set():
@@ -130,6 +142,15 @@ def cmd_send(args) -> int:
 
 
 EXIT_INTERRUPTED = 130  # the shell's convention for Ctrl+C
+
+
+def _companies_total(total) -> str:
+    """The last line of a run over several companies: their figures summed up."""
+    from agent.notify_policy import plural
+
+    n = len(total.runs)
+    line = format_summary(total).split("\n", 1)[0]  # each company said already why it stopped
+    return line.replace("Podsumowanie — ", f"Razem ({n} {plural(n, 'firma', 'firmy', 'firm')}) — ", 1)
 
 
 def _company_prefix(company: str) -> str:
@@ -189,22 +210,66 @@ def _first_ctrl_c_cancels(cancel: threading.Event):
         signal.signal(signal.SIGINT, previous)
 
 
+def _one_company(args, settings, command: str):
+    """The one company a command acts on: ``--company``'s, or the file's only one; a settings
+    error listing the names when a several-companies file leaves it open."""
+    if getattr(args, "company", None):
+        return settings.for_company(args.company)
+    if len(settings.companies) > 1:
+        raise ConfigError(
+            f"Plik ustawień opisuje kilka firm ({', '.join(settings.company_names)}): wskaż jedną, "
+            f"np. raksbl {command} --company {settings.company_names[0]}", "company")
+    return settings.each_company()[0]
+
+
 def cmd_doctor(args) -> int:
+    from agent.export.run import shared_token_rates
+
+    settings = _load(args)
+    _setup_logging(settings)
+    views = settings.each_company(getattr(args, "company", None))
+    rates = shared_token_rates(settings.each_company()) if settings.several else {}
+    _out(f"Plik ustawień: {settings.path}")
+    _out(f"Dziennik: {paths.journal_path()}")
+    broken = []
+    for view in views:
+        if settings.several:
+            _out("")
+            _out(f"=== Firma {view.company} ===")
+        if not _doctor_company(view, rates.get(view.company, view.baselinker.requests_per_minute)):
+            broken.append(view.company)
+    if settings.several and len(views) > 1:
+        _out("")
+        if broken:
+            _out(f"Problemy: {', '.join(broken)} (szczegóły powyżej).")
+        else:
+            _out(f"Wszystkie firmy ({len(views)}) w porządku.")
+    return 2 if broken else 0
+
+
+def _secret_line(label: str, name: str, company: str) -> str:
+    """Which secret a company uses — its own or the shared fallback — never the secret itself."""
+    origin = secrets.secret_origin(name, company)
+    if origin is None:
+        return f"  {label}: brak (raksbl secret set {name}{f' --company {company}' if company else ''})"
+    return f"  {label}: {origin}"
+
+
+def _doctor_company(settings, rate: int) -> bool:
+    """``raksbl doctor`` for one company (``settings`` is its view); True when all is well."""
     from agent.baselinker.client import BaseLinkerClient
     from agent.export import account
     from agent.baselinker.ratelimit import shared_limiter
     from agent.raks.repository import RaksRepository
 
-    settings = _load(args)
-    _setup_logging(settings)
     ok = True
-    _out(f"Plik ustawień: {settings.path}")
-    _out(f"Dziennik: {paths.journal_path()}")
+    company = settings.company
     _out("")
     _out(f"BaseLinker ({settings.baselinker.api_url}):")
+    _out(_secret_line("token", secrets.BASELINKER_TOKEN, company))
     try:
-        token = secrets.get_secret(secrets.BASELINKER_TOKEN)
-        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(settings.baselinker.requests_per_minute, token),
+        token = secrets.get_secret(secrets.BASELINKER_TOKEN, company)
+        client = BaseLinkerClient(token, settings.baselinker.api_url, shared_limiter(rate, token),
                                   timeout=float(settings.baselinker.timeout_seconds))
         series = client.call("getSeries").get("series") or []
         _out("  połączenie: OK")
@@ -258,8 +323,9 @@ def cmd_doctor(args) -> int:
         _out(f"  BŁĄD: {exc}")
     _out("")
     _out(f"RaksSQL ({settings.raks.database}):")
+    _out(_secret_line("hasło", secrets.RAKS_PASSWORD, company))
     try:
-        password = secrets.get_secret(secrets.RAKS_PASSWORD)
+        password = secrets.get_secret(secrets.RAKS_PASSWORD, company)
         with RaksRepository(settings.raks, password) as repo:
             _out(f"  połączenie: OK, serwer {repo.server_version()}")
             _out(f"  biblioteka klienta Firebird: {_client_description()}")
@@ -287,7 +353,7 @@ def cmd_doctor(args) -> int:
     except RaksblError as exc:
         ok = False
         _out(f"  BŁĄD: {exc}")
-    return 0 if ok else 2
+    return ok
 
 
 def _client_description() -> str:
@@ -306,50 +372,93 @@ def _journal():
     return journal
 
 
+def _journal_company(args) -> str | None:
+    """The company ``--company`` names, as the settings spell it (None without the option).
+
+    The journal knows companies only by name, so the settings say which names exist: an
+    unknown one is a settings error listing the known ones."""
+    if not getattr(args, "company", None):
+        return None
+    return _load(args).for_company(args.company).company
+
+
 def cmd_history(args) -> int:
+    company = _journal_company(args)
     with _journal() as journal:
-        entries = journal.recent(args.limit, failed_only=args.failed)
+        entries = journal.recent(args.limit, failed_only=args.failed, company=company)
+        companies = {split_key(key)[0] for key in journal.database_keys()}
     if not entries:
-        _out("Dziennik jest pusty." if not args.failed else "Brak dokumentów z błędami.")
+        if company:
+            _out(f"Dziennik nie ma wpisów firmy {company}." if not args.failed else f"Brak dokumentów firmy {company} z błędami.")
+        else:
+            _out("Dziennik jest pusty." if not args.failed else "Brak dokumentów z błędami.")
         return 0
+    # A company column when the journal holds several companies' entries (not needed when
+    # --company chose one).
+    with_company = company is None and len(companies) > 1
     rows = []
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.updated_at))
         detail = e.bl_number or (f"id {e.bl_doc_id}" if e.bl_doc_id else "")
         if e.state in ("failed", "in_doubt") and e.error:
             detail = e.error
-        rows.append((str(e.id), when, document_label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
-                     STATE_PL.get(e.state, e.state), detail))
+        row = [str(e.id), when, document_label(e.doc_type, e.number), f"zam. {e.order_id or '?'}",
+               STATE_PL.get(e.state, e.state), detail]
+        if with_company:
+            row.insert(2, e.company or "-")
+        rows.append(row)
     # Columns as wide as their longest value: a long number or state never runs into the next one.
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for r in rows:
-        _out(f"{r[0]:>{widths[0]}}  {r[1]}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]:<{widths[4]}}  {r[5]}".rstrip())
+        cells = [f"{r[0]:>{widths[0]}}", r[1]] + [f"{c:<{w}}" for c, w in zip(r[2:-1], widths[2:])] + [r[-1]]
+        _out("  ".join(cells).rstrip())
     return 0
+
+
+def _journal_entry(journal, args):
+    """The entry ``ID`` of ``retry`` / ``skip`` (and of ``--company``, when given), or None
+    after saying why not."""
+    entry = journal.by_id(args.id)
+    if entry is None:
+        _err(f"Nie ma wpisu {args.id} w dzienniku.")
+        return None
+    if args.company_name is not None and entry.company != args.company_name:
+        label = f"Wpis {args.id} ({document_label(entry.doc_type, entry.number)})"
+        if entry.company:
+            why = f"{label} należy do firmy {entry.company}, nie do firmy {args.company_name}"
+        else:  # adopted by the company on the same database at its next run (export.dbkey)
+            why = (f"{label} pochodzi sprzed listy firm i nie należy jeszcze do firmy {args.company_name} "
+                   "(przejmie go przy najbliższej wysyłce firma, która używa tej samej bazy)")
+        _err(f"{why} — nic nie zmieniono. Sprawdź numer: raksbl history --company {args.company_name}")
+        return None
+    return entry
 
 
 def cmd_retry(args) -> int:
     from agent.export.journal import AlreadySent
 
+    args.company_name = _journal_company(args)
     with _journal() as journal:
-        entry = journal.by_id(args.id)
+        entry = _journal_entry(journal, args)
         if entry is None:
-            _err(f"Nie ma wpisu {args.id} w dzienniku.")
             return 2
+        prefix = _company_prefix(entry.company)
         if entry.state == "in_doubt" and not args.yes:
+            confirm = f"raksbl retry --yes {args.id}" + (f" --company {entry.company}" if entry.company else "")
             _err(
-                f"Dokument {entry.number} wymaga sprawdzenia: {entry.error}\n"
+                f"{prefix}Dokument {entry.number} wymaga sprawdzenia: {entry.error}\n"
                 "Ponowienie najpierw sprawdzi zamówienie w BaseLinker, ale jeśli ktoś usunął tam fakturę, "
-                "powstanie nowa. Sprawdź zamówienie i potwierdź: raksbl retry --yes " + str(args.id)
+                "powstanie nowa. Sprawdź zamówienie i potwierdź: " + confirm
             )
             return 1
         try:
             journal.allow_retry(args.id)
         except AlreadySent:
-            _err(f"Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
+            _err(f"{prefix}Dokument {entry.number} został już wysłany. Aby wysłać ponownie jego aktualny PDF (np. po "
                  "poprawce), ustaw w RaksSQL jego status z powrotem na „do wysłania”: PDF trafi do tego samego "
                  "dokumentu w BaseLinker.")
             return 1
-    _out(f"Dokument {entry.number} zostanie wysłany przy następnym uruchomieniu "
+    _out(f"{prefix}Dokument {entry.number} zostanie wysłany przy następnym uruchomieniu "
          "(o ile w RaksSQL ma status do wysłania).")
     return 0
 
@@ -357,17 +466,18 @@ def cmd_retry(args) -> int:
 def cmd_skip(args) -> int:
     from agent.export.journal import AlreadySent
 
+    args.company_name = _journal_company(args)
     with _journal() as journal:
-        entry = journal.by_id(args.id)
+        entry = _journal_entry(journal, args)
         if entry is None:
-            _err(f"Nie ma wpisu {args.id} w dzienniku.")
             return 2
+        prefix = _company_prefix(entry.company)
         try:
             journal.skip(args.id)
         except AlreadySent:
-            _err(f"Dokument {entry.number} został już wysłany.")
+            _err(f"{prefix}Dokument {entry.number} został już wysłany.")
             return 1
-    _out(f"Dokument {entry.number} nie będzie wysyłany (cofniesz to poleceniem: raksbl retry {args.id}).")
+    _out(f"{prefix}Dokument {entry.number} nie będzie wysyłany (cofniesz to poleceniem: raksbl retry {args.id}).")
     return 0
 
 
@@ -379,8 +489,11 @@ def cmd_inspect_db(args) -> int:
 
     settings = _load(args)
     _setup_logging(settings)
-    password = secrets.get_secret(secrets.RAKS_PASSWORD)
-    s = settings.raks
+    view = _one_company(args, settings, "inspect-db")
+    password = secrets.get_secret(secrets.RAKS_PASSWORD, view.company)
+    s = view.raks
+    if view.company:
+        _out(f"Firma {view.company} ({s.database})")
     # Not through RaksRepository: it checks the current profile first, and adapting a profile
     # that does not fit this database is exactly what this command is for.
     conn, _ = open_connection(s.database, s.user, password, charset=s.charset or "WIN1250",
@@ -420,8 +533,10 @@ def cmd_inspect_db(args) -> int:
         _err("Nie zapisano: nie znaleziono statusu dokumentów (zob. UWAGA powyżej).")
         return 1
     label = f"raksbl inspect-db --propose {time.strftime('%Y-%m-%d %H:%M')}"
-    update_settings(settings.path, changes, keep_replaced=label)
-    _out(f"\nZapisano w {settings.path} (poprzednie wartości zostały tam jako komentarze).\n")
+    update_settings(settings.path, changes, keep_replaced=label, company=view.company)
+    where = f" (firma {view.company})" if view.company else ""
+    _out(f"\nZapisano w {settings.path}{where} (poprzednie wartości zostały tam jako komentarze).\n")
+    args.company = view.company or None  # doctor checks the company just written
     return cmd_doctor(args)
 
 
@@ -429,26 +544,73 @@ def cmd_init(args) -> int:
     from agent.settings import write_default_settings
 
     path = paths.config_path(args.config)
-    write_default_settings(path)
-    _out(f"Utworzono plik ustawień: {path}")
-    _out("Token i hasło zapisz poleceniami: raksbl secret set baselinker-token / raksbl secret set raks-password")
+    if args.companies is None:
+        write_default_settings(path)
+        _out(f"Utworzono plik ustawień: {path}")
+        _out("Token i hasło zapisz poleceniami: raksbl secret set baselinker-token / raksbl secret set raks-password")
+        return 0
+    names = [name.strip() for name in args.companies.split(",") if name.strip()]
+    text = _companies_template(names, path)
+    if path.exists():
+        raise ConfigError(f"Plik ustawień {path} już istnieje.", "file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "x", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    _out(f"Utworzono plik ustawień dla firm {', '.join(names)}: {path}")
+    _out("Wpisz w nim bazę RaksSQL każdej firmy ([company.raks] database). Token i hasło każdej firmy zapisz "
+         f"poleceniami: raksbl secret set baselinker-token --company {names[0]} / raksbl secret set raks-password "
+         f"--company {names[0]} (bez --company: wspólne dla firm bez własnych)")
     return 0
+
+
+def _companies_template(names: list[str], path: Path) -> str:
+    """``raksbl init --companies a,b``: the commented template with a ``[[company]]`` per name
+    (the template's [baselinker] / [raks] in each; databases F00001.fdb, F00002.fdb, …).
+    Validated like any settings file (names, uniqueness): ConfigError before anything is written."""
+    import copy
+
+    import tomlkit
+
+    from agent.settings import DEFAULT_SETTINGS_TEXT, parse_settings
+
+    if not names:
+        raise ConfigError("Podaj nazwy firm po przecinku, np. raksbl init --companies sklep-a,sklep-b", "company")
+    doc = tomlkit.parse(DEFAULT_SETTINGS_TEXT)
+    baselinker, raks = doc.pop("baselinker"), doc.pop("raks")
+    companies = tomlkit.aot()
+    for number, name in enumerate(names, 1):
+        company = tomlkit.table()
+        company.add("name", name)
+        company.add("baselinker", copy.deepcopy(baselinker))
+        company_raks = copy.deepcopy(raks)
+        company_raks["database"] = f"localhost:C:/RAKS/Data/F{number:05d}.fdb"
+        company.add("raks", company_raks)
+        companies.append(company)
+    doc.add("company", companies)
+    text = tomlkit.dumps(doc).replace("# [raks.queries]", "# [company.raks.queries]")
+    parse_settings(text, path)  # never write a file that would not load
+    return text
 
 
 def cmd_secret(args) -> int:
     if args.name not in (secrets.BASELINKER_TOKEN, secrets.RAKS_PASSWORD):
         _err(f"Nieznany sekret {args.name}; dozwolone: {secrets.BASELINKER_TOKEN}, {secrets.RAKS_PASSWORD}")
         return 2
+    # A company's own secret: the settings must name the company (its spelling is the keyring
+    # name, baselinker-token/sklep-a). Without --company: the shared one (every company's fallback).
+    company = _journal_company(args) or ""
+    whose = f" firmy {company}" if company else ""
+    delete_hint = f"raksbl secret delete {args.name}" + (f" --company {company}" if company else "")
     if args.action == "delete":
-        secrets.delete_secret(args.name)
-        _out("Usunięto.")
+        secrets.delete_secret(args.name, company)
+        _out(f"Usunięto{whose}." if company else "Usunięto.")
         return 0
-    value = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}: ")
+    value = sys.stdin.readline().rstrip("\r\n") if not sys.stdin.isatty() else getpass.getpass(f"{args.name}{whose}: ")
     if not value.strip():
-        _err(f"Nie podano wartości — nic nie zmieniono. Aby usunąć zapisany sekret: raksbl secret delete {args.name}")
+        _err(f"Nie podano wartości — nic nie zmieniono. Aby usunąć zapisany sekret: {delete_hint}")
         return 2
-    secrets.set_secret(args.name, value.strip())
-    _out("Zapisano w magazynie haseł systemu.")
+    secrets.set_secret(args.name, value.strip(), company)
+    _out(f"Zapisano w magazynie haseł systemu (nazwa {secrets.keyring_name(args.name, company)}).")
     return 0
 
 
@@ -555,28 +717,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="pokaż, co zostałoby wysłane, niczego nie zmieniając")
     p.add_argument("--limit", type=_positive_int, metavar="N",
                    help="wyślij najwyżej N dokumentów każdej firmy (co najmniej 1)")
-    p.add_argument("--company", metavar="NAZWA", help="tylko ta firma (nazwa z listy [[company]] w ustawieniach)")
-    add("doctor", cmd_doctor, "sprawdź połączenia i pokaż serie, statusy, pola")
+    p.add_argument("--company", metavar="FIRMA", help="tylko ta firma (nazwa z listy [[company]] w ustawieniach)")
+    def company_option(p, help_text: str):
+        p.add_argument("--company", metavar="FIRMA", help=help_text)
+
+    p = add("doctor", cmd_doctor, "sprawdź połączenia i pokaż serie, statusy, pola")
+    company_option(p, "tylko ta firma (bez opcji: każda firma z listy [[company]])")
     p = add("history", cmd_history, "ostatnie dokumenty z dziennika")
     p.add_argument("--failed", action="store_true", help="tylko błędy i dokumenty do sprawdzenia")
     p.add_argument("--limit", type=_positive_int, default=50, metavar="N", help="pokaż najwyżej N wpisów")
+    company_option(p, "tylko dokumenty tej firmy")
     p = add("retry", cmd_retry, "wyślij ponownie dokument z dziennika (numer z 'history')")
     p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
     p.add_argument("--yes", action="store_true", help="potwierdź ponowienie dokumentu wymagającego sprawdzenia")
+    company_option(p, "odmów, jeśli wpis należy do innej firmy")
     p = add("skip", cmd_skip, "nigdy nie wysyłaj dokumentu z dziennika")
     p.add_argument("id", type=_positive_int, help="numer wpisu z 'raksbl history'")
+    company_option(p, "odmów, jeśli wpis należy do innej firmy")
     p = add("inspect-db", cmd_inspect_db, "pokaż tabele/kolumny bazy RaksSQL przydatne do dopasowania profilu")
+    company_option(p, "baza tej firmy (wymagane, gdy plik ustawień opisuje kilka firm)")
     p.add_argument("--propose", action="store_true", help="zaproponuj cały profil (z uzasadnieniem), tylko odczyt")
     p.add_argument("--write", action="store_true", help="zapisz propozycję w pliku ustawień i sprawdź ją jak doctor")
     p.add_argument("--pdf-folder", help="folder, do którego RaksSQL zapisuje wydruki PDF")
     p.add_argument("--status", help="kolumna statusu, gdy propozycja jest niejednoznaczna (np. GM_FS.ID_STATUSU)")
     p.add_argument("--pdf", help="wybierz inne źródło PDF spośród kandydatów (etykieta z propozycji)")
     p.add_argument("--order-id", help="wybierz inną kolumnę numeru zamówienia (np. GM_FS.SYGNATURA)")
-    add("init", cmd_init, "utwórz plik ustawień z szablonu")
+    p = add("init", cmd_init, "utwórz plik ustawień z szablonu")
+    p.add_argument("--companies", metavar="FIRMA,FIRMA",
+                   help="szablon z listą firm [[company]] (nazwy po przecinku), np. sklep-a,sklep-b")
     p = add("secret", cmd_secret, "zapisz token/hasło w magazynie haseł systemu")
     p.add_argument("action", choices=["set", "delete"], metavar="set|delete",
                    help="set: zapisz (wartość z klawiatury albo ze standardowego wejścia); delete: usuń")
     p.add_argument("name", metavar="NAZWA", help=f"{secrets.BASELINKER_TOKEN} | {secrets.RAKS_PASSWORD}")
+    company_option(p, "sekret tej firmy (bez opcji: wspólny, dla firm bez własnego)")
     p = add("sandbox", cmd_sandbox, "uruchom lokalną piaskownicę BaseLinker")
     p.add_argument("--port", type=_port, default=8765, help="port na 127.0.0.1 (domyślnie 8765)")
     p.add_argument("--token", help="token, który piaskownica przyjmie")

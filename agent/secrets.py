@@ -77,6 +77,24 @@ def get_secret(name: str, company: str = "") -> str:
     )
 
 
+def secret_origin(name: str, company: str = "") -> str | None:
+    """Where :func:`get_secret` would take secret ``name`` from, in words (never the value):
+    ``"własny firmy (zmienna RAKSBL_BASELINKER_TOKEN_SKLEP_A)"``, ``"wspólny (magazyn haseł,
+    nazwa baselinker-token)"`` …; None when it is missing. ``raksbl doctor`` prints it."""
+    places = [(env_var(name, company), keyring_name(name, company), "własny firmy" if company else "")]
+    if company:
+        places.append((env_var(name), name, "wspólny"))
+    for env, user, whose in places:
+        if os.environ.get(env):
+            where = f"zmienna {env}"
+        elif _from_keyring(user, env):
+            where = f"magazyn haseł, nazwa {user}"
+        else:
+            continue
+        return f"{whose} ({where})" if whose else where
+    return None
+
+
 def _never_log(value: str) -> None:
     from agent.logs import register_secret
 
@@ -87,11 +105,12 @@ class KeyringUnavailable(ConfigError):
     """The OS keyring cannot store secrets here (e.g. Linux without a secret service)."""
 
 
-def _keyring_unavailable(name: str, exc: Exception) -> KeyringUnavailable:
+def _keyring_unavailable(name: str, exc: Exception, company: str = "") -> KeyringUnavailable:
     log.warning("OS keyring unavailable for %s: %s", name, type(exc).__name__)
+    whose = f" firmy {company}" if company else ""
     return KeyringUnavailable(
         f"Systemowy magazyn haseł jest niedostępny ({type(exc).__name__}), więc nie można w nim zapisać: "
-        f"{_DESCRIPTION[name]}. Ustaw zamiast tego zmienną środowiskową {_ENV[name]} (np. w usłudze albo "
+        f"{_DESCRIPTION[name]}{whose}. Ustaw zamiast tego zmienną środowiskową {env_var(name, company)} (np. w usłudze albo "
         "skrócie uruchamiającym raksbl) albo zainstaluj magazyn haseł (w Linuksie: gnome-keyring / KWallet).",
         key=f"secret:{name}",
     )
@@ -108,7 +127,7 @@ def set_secret(name: str, value: str, company: str = "") -> None:
     try:
         keyring.set_password(SERVICE, user, value)
     except Exception as exc:  # NoKeyringError, PasswordSetError, a D-Bus error of the backend
-        raise _keyring_unavailable(name, exc) from None
+        raise _keyring_unavailable(name, exc, company) from None
 
 
 def delete_secret(name: str, company: str = "") -> None:
@@ -120,4 +139,4 @@ def delete_secret(name: str, company: str = "") -> None:
     except PasswordDeleteError:
         pass
     except Exception as exc:
-        raise _keyring_unavailable(name, exc) from None
+        raise _keyring_unavailable(name, exc, company) from None

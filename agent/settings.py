@@ -588,7 +588,9 @@ def company_table(doc: Any, name: str) -> Any:
     for item in items or ():
         if isinstance(item.get("name"), str) and item["name"].casefold() == name.casefold():
             return item
-    raise ConfigError(f"Nie ma firmy {name!r} w pliku ustawień.", "company", name)
+    known = [str(item.get("name")) for item in items or () if isinstance(item.get("name"), str)]
+    listed = f"; są: {', '.join(known)}" if known else " (plik nie ma listy firm [[company]])"
+    raise ConfigError(f"Nie ma firmy {name!r} w ustawieniach{listed}.", "company", name)
 
 
 def _table_of(doc: Any, dotted: str, company: str) -> Any:

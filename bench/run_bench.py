@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.run_bench [--docs 300] [--rpm 600] [--number-field on|off|both]
                                         [--pdf-kb 40] [--pdf-mb 20] [--json FILE]
+    .venv/bin/python -m bench.run_bench --two-companies [--docs 150] [--rpm 600]
 
 What it does (everything self-contained in a temporary directory, no Firebird server needed):
 
@@ -22,6 +23,10 @@ What it does (everything self-contained in a temporary directory, no Firebird se
    peak RSS of that export minus the peak RSS of the identical export with a tiny PDF (same
    code path, same libraries loaded: the difference is what the PDF itself costs), ÷ the PDF
    size. Target < 6.
+
+``--two-companies`` runs instead the case of two companies (two databases, ``--docs`` invoices
+each) on ONE token: sklep-a sets ``requests_per_minute`` to the sandbox's budget, sklep-b to
+1000 (the most allowed); one budget must hold for both (max in any 60 s window ÷ budget ≤ 1, no block).
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -58,6 +63,7 @@ TARGET_CALLS_ON = 4.15  # issue 9: + one confirming lookup per created document
 TARGET_CALLS_OFF = 3.15
 TARGET_UTILISATION = 0.95
 TARGET_PDF_RATIO = 6.0
+HIGHER_RPM = 1000  # the two-companies case: sklep-b's requests_per_minute, above the budget
 
 
 # -- building the data -------------------------------------------------------------------------
@@ -109,7 +115,6 @@ class Workspace:
 
 def build(name: str, *, docs: int, rpm: int, number_field: str, pdf_sizes: list[int], seed: int = 1) -> Workspace:
     from agent.sandbox import SandboxServer, SandboxState
-    from agent.raks import schema
     from agent.settings import write_default_settings
 
     root = Path(tempfile.mkdtemp(prefix=f"raksbl-bench-{name}-"))
@@ -123,26 +128,7 @@ def build(name: str, *, docs: int, rpm: int, number_field: str, pdf_sizes: list[
     state.add_order_status(ORDER_STATUS_NEW, "Nowe")
     state.add_extra_field(CUSTOM_FIELD, "Numer z RaksSQL")
     ws.state = state
-
-    schema.create_company_database(str(ws.db_path), "SYSDBA", PASSWORD)
-    conn = schema.connect(str(ws.db_path), "SYSDBA", PASSWORD)
-    try:
-        for i in range(docs):
-            total = Decimal(rng.randrange(1000, 500000)) / 100
-            nip = str(rng.randrange(10**9, 10**10)) if i % 2 else ""
-            order_id = state.add_order(
-                invoice_company="Firma Testowa" if nip else "", invoice_fullname="" if nip else "Jan Kowalski",
-                invoice_nip=nip, currency="PLN", order_status_id=ORDER_STATUS_NEW,
-                products=[{"name": "Towar", "sku": "T1", "price_brutto": float(total), "quantity": 1, "tax_rate": 23}],
-            )
-            number = f"FS {i + 1}/11/2026/MAG"
-            size = pdf_sizes[i % len(pdf_sizes)]
-            pdf = padded_pdf(f"Faktura VAT {number}\n{total} PLN", size, rng)
-            raks_id = schema.add_document(conn, doc_type="FS", number=number, total_gross=total, buyer_nip=nip,
-                                          sygnatura=f"BL {order_id}", pdf=pdf)
-            ws.docs.append((raks_id, order_id, number))
-    finally:
-        conn.close()
+    ws.docs = fill_database(ws.db_path, state, docs=docs, pdf_sizes=pdf_sizes, rng=rng)
 
     ws.server = SandboxServer(state).start()
     write_default_settings(
@@ -158,6 +144,33 @@ def build(name: str, *, docs: int, rpm: int, number_field: str, pdf_sizes: list[
         },
     )
     return ws
+
+
+def fill_database(db_path: Path, state, *, docs: int, pdf_sizes: list[int], rng: random.Random) -> list:
+    """An embedded company database with ``docs`` invoices to send, their orders in ``state``."""
+    from agent.raks import schema
+
+    made = []
+    schema.create_company_database(str(db_path), "SYSDBA", PASSWORD)
+    conn = schema.connect(str(db_path), "SYSDBA", PASSWORD)
+    try:
+        for i in range(docs):
+            total = Decimal(rng.randrange(1000, 500000)) / 100
+            nip = str(rng.randrange(10**9, 10**10)) if i % 2 else ""
+            order_id = state.add_order(
+                invoice_company="Firma Testowa" if nip else "", invoice_fullname="" if nip else "Jan Kowalski",
+                invoice_nip=nip, currency="PLN", order_status_id=ORDER_STATUS_NEW,
+                products=[{"name": "Towar", "sku": "T1", "price_brutto": float(total), "quantity": 1, "tax_rate": 23}],
+            )
+            number = f"FS {i + 1}/11/2026/MAG"
+            size = pdf_sizes[i % len(pdf_sizes)]
+            pdf = padded_pdf(f"Faktura VAT {number}\n{total} PLN", size, rng)
+            raks_id = schema.add_document(conn, doc_type="FS", number=number, total_gross=total, buyer_nip=nip,
+                                          sygnatura=f"BL {order_id}", pdf=pdf)
+            made.append((raks_id, order_id, number))
+    finally:
+        conn.close()
+    return made
 
 
 # -- running the agent ---------------------------------------------------------------------------
@@ -241,14 +254,14 @@ def window_stats(times: list[float], budget: int, window: float = 60.0) -> dict:
     return out
 
 
-def verify(ws: Workspace) -> list[str]:
+def verify(ws: Workspace, db_path: Path | None = None, docs: list | None = None) -> list[str]:
     """Every document status 3; each order exactly one invoice carrying our number and a file."""
     from agent.raks import schema
 
     problems = []
-    conn = schema.connect(str(ws.db_path), "SYSDBA", PASSWORD)
+    conn = schema.connect(str(db_path or ws.db_path), "SYSDBA", PASSWORD)
     try:
-        for raks_id, order_id, number in ws.docs:
+        for raks_id, order_id, number in (ws.docs if docs is None else docs):
             status = schema.document_status(conn, "FS", raks_id)
             invoices = [i for i in ws.state.invoices_for_order(order_id) if i.get("type", "normal") == "normal"]
             if status != 3:
@@ -315,6 +328,59 @@ def backlog(docs: int, rpm: int, number_field: str, pdf_kb: int) -> dict:
             run.returncode == 0 and not problems and blocks == 0 and result["calls_per_doc"] <= target
             and result["max_window_ratio"] <= 1.0 and (util is None or util >= TARGET_UTILISATION)
         )
+        return result
+    finally:
+        ws.close()
+
+
+def two_companies_one_token(docs: int, rpm: int, pdf_kb: int) -> dict:
+    """Two companies (two databases, ``docs`` invoices each) on ONE BaseLinker token: the
+    sandbox's budget is ``rpm``; sklep-a sets ``requests_per_minute = rpm`` (the ceiling),
+    sklep-b the most the settings allow (``HIGHER_RPM``). The run must use the lowest for both, as one budget: never above it
+    in any 60 s window, no block."""
+    from agent.sandbox import SandboxServer
+
+    print(f"\n== two companies on one token: {docs} invoices each, budget {rpm}/min "
+          f"(sklep-a {rpm}/min, sklep-b {HIGHER_RPM}/min), number write-back off", flush=True)
+    t0 = time.time()
+    ws = build("companies", docs=0, rpm=rpm, number_field="none", pdf_sizes=[pdf_kb * 1024])
+    try:
+        rng = random.Random(3)
+        companies = []
+        for name, company_rpm in (("sklep-a", rpm), ("sklep-b", HIGHER_RPM)):
+            db_path = ws.root / f"{name}.fdb"
+            companies.append((name, company_rpm, db_path,
+                              fill_database(db_path, ws.state, docs=docs, pdf_sizes=[pdf_kb * 1024], rng=rng)))
+        assert isinstance(ws.server, SandboxServer)
+        lines = ["[sync]", "auto = false", ""]
+        for name, company_rpm, db_path, _ in companies:
+            lines += ["[[company]]", f'name = "{name}"', "[company.baselinker]", f'api_url = "{ws.server.url}"',
+                      f"requests_per_minute = {company_rpm}", f"invoice_series_id = {INVOICE_SERIES}",
+                      "[company.raks]", f"database = '{db_path}'", 'user = "SYSDBA"', 'document_types = ["FS"]', ""]
+        ws.settings_path.write_text("\n".join(lines), encoding="utf-8")
+        total_docs = docs * len(companies)
+        print(f"   built in {time.time() - t0:.1f} s; running: python -m agent send", flush=True)
+        run = run_agent(["send"], ws.env())  # RAKSBL_BASELINKER_TOKEN: the shared token of both
+        calls = ws.state.calls
+        blocks = sum(1 for c in calls if c.error_code in ("ERROR_BLOCKED_TOKEN", "ERROR_USER_ACCOUNT_BLOCKED"))
+        stats = window_stats([c.time for c in calls], rpm)
+        problems = [p for _, _, db_path, made in companies for p in verify(ws, db_path, made)]
+        result = {
+            "docs_per_company": docs, "companies": len(companies), "rpm": rpm, "returncode": run.returncode,
+            "calls": len(calls), "calls_per_doc": len(calls) / total_docs, "block_errors": blocks,
+            **{k: stats[k] for k in ("max_window", "utilisation", "first_to_last", "span")},
+            "max_window_ratio": stats["max_window"] / rpm, "wall_s": run.wall,
+            "problems": problems[:10], "problem_count": len(problems),
+        }
+        if run.returncode != 0 or problems:
+            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        util = result["utilisation"]
+        print(f"   exit code {run.returncode}; correctness: {'OK' if not problems else f'{len(problems)} PROBLEMS'}")
+        print(f"   API calls: {len(calls)} = {result['calls_per_doc']:.3f} per document; block errors: {blocks}")
+        print(f"   budget use: mean over 60 s windows {util * 100 if util is not None else float('nan'):.1f} %; "
+              f"max in any 60 s window {stats['max_window']}/{rpm} = {result['max_window_ratio']:.3f} (must be ≤ 1); "
+              f"wall {run.wall:.1f} s", flush=True)
+        result["ok"] = run.returncode == 0 and not problems and blocks == 0 and result["max_window_ratio"] <= 1.0
         return result
     finally:
         ws.close()
@@ -400,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdf-kb", type=int, default=40, help="size of each backlog PDF in KiB (default 40)")
     parser.add_argument("--pdf-mb", type=float, default=20, help="size of the large-PDF case in MiB; 0 skips it")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--two-companies", action="store_true",
+                        help="run only the case of two companies on one token (--docs invoices each)")
     args = parser.parse_args(argv)
 
     # The embedded engine's lock files: a private directory per run (set before fdb loads).
@@ -411,6 +479,12 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:", json.dumps(results["machine"], ensure_ascii=False))
     modes = {"on": ["custom:%d" % CUSTOM_FIELD], "off": ["none"], "both": ["custom:%d" % CUSTOM_FIELD, "none"]}
     ok = True
+    if args.two_companies:
+        r = two_companies_one_token(args.docs, args.rpm, args.pdf_kb)
+        results["two_companies_one_token"] = r
+        ok &= r["ok"]
+        modes[args.number_field] = []
+        args.pdf_mb = 0
     results["backlog"] = []
     for number_field in modes[args.number_field]:
         r = backlog(args.docs, args.rpm, number_field, args.pdf_kb)

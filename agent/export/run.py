@@ -257,12 +257,16 @@ def run_companies(
     own_journal = journal is None
     journal = journal or Journal(paths.journal_path())
     try:
+        # Every company of the file counts for the budget, not only those of this run: `send
+        # --company b` must keep the budget of a token it shares with a (the tray may be sending
+        # for a right now).
+        every = settings.each_company() if settings.several else views
+        tokens = _tokens(every) if settings.several else {}
+        rates = shared_token_rates(every, tokens) if settings.several else {}
         if len(views) == 1:
-            total.runs.append(run_export(views[0], dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
-                                         cancel=cancel, journal=journal))
+            total.runs.append(run_export(_at_shared_rate(views[0], rates), dry_run=dry_run, limit=limit,
+                                         trigger=trigger, bus=bus, cancel=cancel, journal=journal))
         else:
-            tokens = _tokens(views)
-            rates = shared_token_rates(views, tokens)
             runs: dict[str, RunSummary] = {}
             run_group = functools.partial(_run_group, rates=rates, runs=runs, dry_run=dry_run, limit=limit,
                                           trigger=trigger, cancel=cancel, journal=journal)
@@ -289,11 +293,7 @@ def _run_group(group: list[Settings], *, bus, rates: dict[str, int], runs: dict[
     for view in group:
         if cancel.is_set():
             return
-        rate = rates.get(view.company, view.baselinker.requests_per_minute)
-        if rate != view.baselinker.requests_per_minute:
-            view = dataclasses.replace(view, baselinker=dataclasses.replace(view.baselinker,
-                                                                            requests_per_minute=rate))
-            log.info("company %s shares its BaseLinker token: %d requests/min for all of them", view.company, rate)
+        view = _at_shared_rate(view, rates)
         try:
             runs[view.company] = run_export(view, dry_run=dry_run, limit=limit, trigger=trigger, bus=bus,
                                             cancel=cancel, journal=journal)
@@ -304,6 +304,15 @@ def _run_group(group: list[Settings], *, bus, rates: dict[str, int], runs: dict[
                                 aborted=_setup_message(exc), setup_error=exc)
             runs[view.company] = failed
             bus.publish(ev.RunFinished(failed))
+
+
+def _at_shared_rate(view: Settings, rates: dict[str, int]) -> Settings:
+    """``view`` with the request budget of its token (see shared_token_rates)."""
+    rate = rates.get(view.company, view.baselinker.requests_per_minute)
+    if rate == view.baselinker.requests_per_minute:
+        return view
+    log.info("company %s shares its BaseLinker token: %d requests/min for all of them", view.company, rate)
+    return dataclasses.replace(view, baselinker=dataclasses.replace(view.baselinker, requests_per_minute=rate))
 
 
 def _side_by_side(jobs: list, cancel: threading.Event) -> None:

@@ -70,6 +70,7 @@ class Gate:
     token: str
     requests_per_minute: int
     block_seconds: float
+    window_seconds: float  # the rate window: WINDOW_SECONDS, shorter only in tests
 
     def reset_gate(self) -> None:
         """Forget faults, calls and the rate-limit state."""
@@ -201,12 +202,12 @@ class Gate:
         ))
 
     def _admit(self, now: float) -> bool:
-        """Sliding 60 s window over admitted requests; the (rpm+1)-th blocks the token."""
+        """Sliding 60 s window (``window_seconds``) over admitted requests; the (rpm+1)-th blocks the token."""
         if self._blocked_until is not None:
             if now < self._blocked_until:
                 return False
             self._blocked_until = None
-        while self._window and self._window[0] <= now - WINDOW_SECONDS:
+        while self._window and self._window[0] <= now - self.window_seconds:
             self._window.popleft()
         if len(self._window) >= self.requests_per_minute:
             self._block(now, self.block_seconds)

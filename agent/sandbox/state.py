@@ -18,7 +18,7 @@ from collections import Counter
 from typing import Any, Callable
 
 from .account import DUPLICATE_POLICIES, LIST_DATE_FIELDS, LIST_ORDERS, NO_RECEIPT_ANSWERS, Account
-from .gate import Gate
+from .gate import WINDOW_SECONDS, Gate
 
 
 class SandboxState(Gate, Account):
@@ -37,6 +37,7 @@ class SandboxState(Gate, Account):
         self.clock = clock
         self.requests_per_minute = 0
         self.block_seconds = 0.0
+        self.window_seconds = WINDOW_SECONDS
         self.duplicate_documents = "allow"
         self.no_receipt = "error"
         self.list_date_field = "date_add"
@@ -59,8 +60,15 @@ class SandboxState(Gate, Account):
         list_date_field: str | None = None,
         list_lag_seconds: float | None = None,
         list_order: str | None = None,
+        window_seconds: float | None = None,
     ) -> None:
+        """Change the account's behaviour. ``window_seconds`` shortens the rate window (60 s at
+        BaseLinker) so that a test can cross a budget of ``requests_per_minute`` quickly."""
         with self.lock:
+            if window_seconds is not None:
+                if isinstance(window_seconds, bool) or not isinstance(window_seconds, (int, float)) or window_seconds <= 0:
+                    raise ValueError("window_seconds must be a number > 0")
+                self.window_seconds = float(window_seconds)
             for name, value, allowed in (("no_receipt", no_receipt, NO_RECEIPT_ANSWERS),
                                          ("list_date_field", list_date_field, LIST_DATE_FIELDS),
                                          ("list_order", list_order, LIST_ORDERS)):
@@ -103,6 +111,7 @@ class SandboxState(Gate, Account):
                 "settings": {
                     "requests_per_minute": self.requests_per_minute,
                     "block_seconds": self.block_seconds,
+                    "window_seconds": self.window_seconds,
                     "duplicate_documents": self.duplicate_documents,
                     "no_receipt": self.no_receipt,
                     "list_date_field": self.list_date_field,

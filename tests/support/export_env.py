@@ -178,8 +178,9 @@ class ExportEnv:
         return self.invoices(order_id) if doc_type == "FS" else self.receipts(order_id)
 
 
-def make_state() -> SandboxState:
-    state = SandboxState(token=TOKEN, requests_per_minute=1000)
+def make_state(token: str = TOKEN) -> SandboxState:
+    """A BaseLinker account (series, order statuses, an extra field) answering ``token``."""
+    state = SandboxState(token=token, requests_per_minute=1000)
     state.add_series(INVOICE_SERIES, "INVOICE", "Faktury", "%N/%M/%Y")
     state.add_series(RECEIPT_SERIES, "RECEIPT", "Paragony", "PAR/%N/%Y")
     state.add_series(CORRECTION_SERIES, "CORRECTION", "Korekty", "KOR/%N/%M/%Y")

@@ -337,3 +337,20 @@ def test_every_documented_method_is_served():
     for method in METHODS:
         assert state.execute(method, "{}", TOKEN).get("error_code") != "ERROR_UNKNOWN_METHOD"
 
+
+
+def test_a_shorter_rate_window_lets_tests_cross_a_budget_quickly():
+    clock = Clock(1_800_000_000.0)
+    state = make_state(requests_per_minute=2, clock=clock)
+    state.configure(window_seconds=6)
+    api(state, "getSeries")
+    api(state, "getSeries")
+    clock.now += 5.9
+    assert api(state, "getSeries")["error_code"] == "ERROR_BLOCKED_TOKEN"  # 3 in 6 s
+    state.unblock()
+    api(state, "getSeries")
+    clock.now += 6.0
+    assert api(state, "getSeries")["status"] == "SUCCESS"  # the first left the window
+    assert api(state, "getSeries")["status"] == "SUCCESS"
+    with pytest.raises(ValueError):
+        state.configure(window_seconds=0)
