@@ -19,6 +19,9 @@ from tests.support.file_keyring import install_file_keyring
 from tests.support import xdisplay
 from ui.settings import open_settings_dialog
 from ui.settings import presenter as p
+from tests.support.settings_texts import two_companies_commented
+
+TWO_COMPANIES = two_companies_commented()
 
 pytestmark = [pytest.mark.ui]
 
@@ -281,25 +284,6 @@ def test_offline_the_dialog_says_it_once_keeps_its_size_and_saves(root, tmp_path
 
 # ---------------------------------------------------------------------- several companies
 
-TWO_COMPANIES = """\
-# dwie firmy, ustawione przez serwisanta
-[sync]
-interval_seconds = 120
-
-[[company]]
-name = "sklep-a"
-[company.baselinker]
-invoice_series_id = 15   # seria A
-[company.raks]
-database = "localhost:C:/RAKS/F00001.fdb"
-
-[[company]]
-name = "sklep-b"
-[company.baselinker]
-invoice_series_id = 16
-[company.raks]
-database = "localhost:C:/RAKS/F00002.fdb"
-"""
 
 
 def _offline_lookups():

@@ -12,6 +12,7 @@ from agent.autosync import AutoSync, RunCoalesced, RunError, StateChanged
 from agent.errors import ConfigError, RunAborted
 from agent.export.events import EventBus
 from agent.settings import Settings, SettingsFile, SyncSettings, update_settings, write_default_settings
+from tests.support.settings_texts import TWO_COMPANIES
 
 
 def _summary(*, sent: int = 0, aborted: str | None = None):
@@ -382,21 +383,6 @@ def test_settings_broken_while_running_are_announced_once_and_name_the_setting()
 # ------------------------------------------------------------------ one company of several
 
 
-TWO_COMPANIES = """
-[sync]
-auto = true
-interval_seconds = 60
-
-[[company]]
-name = "sklep-a"
-[company.raks]
-database = "/data/F00001.fdb"
-
-[[company]]
-name = "sklep-b"
-[company.raks]
-database = "/data/F00002.fdb"
-"""
 
 
 class CompanyRun:

@@ -11,21 +11,8 @@ import pytest
 from agent.export.events import CompaniesFinished, RunFinished
 from agent.export.results import CompaniesSummary, DocumentRef, DocumentResult, Outcome, RunSummary
 from agent.service import run_service
+from tests.support.settings_texts import TWO_COMPANIES
 
-TWO_COMPANIES = """
-[sync]
-interval_seconds = 60
-
-[[company]]
-name = "sklep-a"
-[company.raks]
-database = "/data/F00001.fdb"
-
-[[company]]
-name = "sklep-b"
-[company.raks]
-database = "/data/F00002.fdb"
-"""
 
 
 @pytest.fixture

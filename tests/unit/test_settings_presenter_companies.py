@@ -12,26 +12,10 @@ from agent import secrets
 from agent.settings import load_settings, write_default_settings
 from tests.unit.test_settings_presenter import FakeLookups, env, make  # noqa: F401  (env is a fixture)
 from ui.settings import presenter as p
+from tests.support.settings_texts import two_companies_commented
 
-TWO = """\
-# dwie firmy, ustawione przez serwisanta
-[sync]
-interval_seconds = 120
+TWO = two_companies_commented(b_database="db-b/3050:C:/RAKS/F00002.fdb")
 
-[[company]]
-name = "sklep-a"
-[company.baselinker]
-invoice_series_id = 15   # seria A
-[company.raks]
-database = "localhost:C:/RAKS/F00001.fdb"
-
-[[company]]
-name = "sklep-b"
-[company.baselinker]
-invoice_series_id = 16
-[company.raks]
-database = "db-b/3050:C:/RAKS/F00002.fdb"
-"""
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from ui.tray import (  # noqa: E402
     MENU_SETTINGS,
     icon_state, tooltip,
 )
+from tests.support.settings_texts import TWO_COMPANIES  # noqa: E402
 
 
 class FakeClock:
@@ -338,20 +339,6 @@ def test_a_settings_file_that_is_not_text_is_named_at_start_not_a_crash(env):
 
 # --- several companies -------------------------------------------------------------------------
 
-TWO_COMPANIES = """
-[sync]
-auto = true
-
-[[company]]
-name = "sklep-a"
-[company.raks]
-database = "/data/F00001.fdb"
-
-[[company]]
-name = "sklep-b"
-[company.raks]
-database = "/data/F00002.fdb"
-"""
 
 
 def visible_texts(menu):
