@@ -91,10 +91,12 @@ def _setup_logging(settings=None, console: bool = False) -> None:
     setup_logging(level=level, retention_days=retention, console=console)
 
 
-def _load(args):
+def _load(args, *, keep_broken_companies: bool = False):
+    """The settings file; ``keep_broken_companies`` for the commands that run companies (send,
+    doctor): one company's wrong setting is that company's problem, the others still run."""
     from agent.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, keep_broken_companies=keep_broken_companies)
     for warning in settings.warnings:
         _err(f"Uwaga: {warning}")
     return settings
@@ -105,7 +107,7 @@ def cmd_send(args) -> int:
     from agent.export.events import EventBus
     from agent.export.run import run_companies
 
-    settings = _load(args)
+    settings = _load(args, keep_broken_companies=True)
     _setup_logging(settings)
     settings.each_company(args.company)  # an unknown --company: a settings error before anything runs
     bus = EventBus()
@@ -225,7 +227,7 @@ def _one_company(args, settings, command: str):
 def cmd_doctor(args) -> int:
     from agent.export.run import shared_token_rates
 
-    settings = _load(args)
+    settings = _load(args, keep_broken_companies=True)
     _setup_logging(settings)
     views = settings.each_company(getattr(args, "company", None))
     rates = shared_token_rates(settings.each_company()) if settings.several else {}
@@ -236,7 +238,10 @@ def cmd_doctor(args) -> int:
         if settings.several:
             _out("")
             _out(f"=== Firma {view.company} ===")
-        if not _doctor_company(view, rates.get(view.company, view.baselinker.requests_per_minute)):
+        if view.company_error is not None:
+            _out(f"  BŁĄD ustawień: {_setup_error_text(view.company_error).removeprefix('Błąd ustawień: ')}")
+            broken.append(view.company)
+        elif not _doctor_company(view, rates.get(view.company, view.baselinker.requests_per_minute)):
             broken.append(view.company)
     if settings.several and len(views) > 1:
         _out("")

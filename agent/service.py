@@ -68,7 +68,7 @@ def run_service(
     from agent.instance import InstanceLock
     from agent.logs import setup_logging
 
-    provider = SettingsFile(config_path)
+    provider = SettingsFile(config_path, keep_broken_companies=True)
     lock = InstanceLock()
     lock.acquire()
     try:

@@ -100,6 +100,9 @@ class CompanySettings:
     name: str
     baselinker: BaseLinkerSettings = field(default_factory=BaseLinkerSettings)
     raks: RaksSettings = field(default_factory=RaksSettings)
+    # A setting of this company that is wrong, when the file was read for running
+    # (``keep_broken_companies``): the company cannot run, the others still do.
+    error: ConfigError | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,14 @@ class Settings:
     @property
     def company_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.companies)
+
+    @property
+    def company_error(self) -> ConfigError | None:
+        """Why this view's company cannot run (a wrong setting of its own), or None."""
+        for c in self.companies:
+            if c.name == self.company:
+                return c.error
+        return None
 
     @property
     def is_view(self) -> bool:
@@ -278,7 +289,8 @@ def _build_section(name: str, cls: type, table: dict[str, Any]) -> Any:
 def _validate(settings: Settings) -> None:
     if settings.companies:
         for company in settings.companies:
-            _validate_company(company.baselinker, company.raks, company.name)
+            if company.error is None:
+                _validate_company(company.baselinker, company.raks, company.name)
     else:
         _validate_company(settings.baselinker, settings.raks, "")
     _validate_shared(settings.sync, settings.log)
@@ -364,8 +376,16 @@ def _validate_pdf_source(raks: RaksSettings, need) -> None:
         need(problem is None, "raks.pdf_file_pattern", problem or "")
 
 
-def parse_settings(text: str, path: Path | None = None) -> Settings:
-    """Parse and validate settings text (the whole file)."""
+def parse_settings(text: str, path: Path | None = None, *, keep_broken_companies: bool = False) -> Settings:
+    """Parse and validate settings text (the whole file).
+
+    With ``keep_broken_companies`` (what runs exports reads: the tray, ``raksbl run``, ``send``,
+    ``doctor``) a wrong setting inside one ``[[company]]`` does not reject the file: that company
+    carries the error (``CompanySettings.error``, ``Settings.company_error`` of its view) and
+    cannot run, the others do. Everything else (a syntax error, the company list itself, [sync],
+    [log], a single-company file) is an error of the whole file, as always. The settings dialog
+    reads strictly: it shows the error on its field.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -382,6 +402,7 @@ def parse_settings(text: str, path: Path | None = None) -> Settings:
             raise ConfigError(f"Nieznana sekcja [{name}] w pliku ustawień.", name)
         sections[name] = _build_section(name, _SECTIONS[name], table)
     companies = _build_companies(data["company"], sections) if "company" in data else ()
+    companies = tuple(_checked(c, keep_broken_companies) for c in companies)
     if companies:
         sections.update(baselinker=companies[0].baselinker, raks=companies[0].raks)
     settings = Settings(path=path, companies=companies, warnings=_shared_database_warnings(companies), **sections)
@@ -393,6 +414,7 @@ def _shared_database_warnings(companies: tuple[CompanySettings, ...]) -> tuple[s
     """Two companies reading the same documents of one database (a duplicated company whose
     database was never changed) would send one company's documents to the other's account."""
     warnings = []
+    companies = tuple(c for c in companies if c.error is None)
     for i, a in enumerate(companies):
         for b in companies[i + 1:]:
             same_db = a.raks.database.strip().replace("\\", "/").casefold() == \
@@ -435,26 +457,46 @@ def _build_companies(items: Any, sections: dict[str, Any]) -> tuple[CompanySetti
                 "tak nazywają się ich zmienne środowiskowe). Nadaj im różne nazwy.", "company.name", name)
         seen[company_env_suffix(name)] = name
         built: dict[str, Any] = {}
-        for key, table in item.items():
-            if key == "name":
-                continue
-            if key not in ("baselinker", "raks"):
-                raise ConfigError(f"Firma {name}: nieznane ustawienie company.{key} (literówka?).", f"company.{key}", name)
-            try:
-                built[key] = _build_section(key, _SECTIONS[key], table)
-            except ConfigError as exc:
-                raise ConfigError(f"Firma {name}: {exc}", exc.key, name) from None
+        try:
+            for key, table in item.items():
+                if key == "name":
+                    continue
+                if key not in ("baselinker", "raks"):
+                    raise ConfigError(f"Firma {name}: nieznane ustawienie company.{key} (literówka?).",
+                                      f"company.{key}", name)
+                try:
+                    built[key] = _build_section(key, _SECTIONS[key], table)
+                except ConfigError as exc:
+                    raise ConfigError(f"Firma {name}: {exc}", exc.key, name) from None
+        except ConfigError as exc:
+            companies.append(CompanySettings(name=name, error=exc))  # _checked decides: raise or keep
+            continue
         companies.append(CompanySettings(name=name, **built))
     return tuple(companies)
 
 
-def load_settings(path: Path | str | None = None) -> Settings:
-    """Load the settings file (see :func:`agent.paths.config_path` for which one)."""
+def _checked(company: CompanySettings, keep_broken: bool) -> CompanySettings:
+    """``company`` validated: its first wrong setting raised, or kept in ``error`` (keep_broken)."""
+    try:
+        if company.error is not None:
+            raise company.error
+        _validate_company(company.baselinker, company.raks, company.name)
+        return company
+    except ConfigError as exc:
+        if not keep_broken:
+            raise
+        log.warning("%s (this company cannot run until it is fixed; the others run)", exc)
+        return CompanySettings(name=company.name, error=exc)
+
+
+def load_settings(path: Path | str | None = None, *, keep_broken_companies: bool = False) -> Settings:
+    """Load the settings file (see :func:`agent.paths.config_path` for which one; see
+    :func:`parse_settings` for ``keep_broken_companies``)."""
     from agent.paths import config_path
 
     p = config_path(path)
     warnings: list[str] = []
-    settings = parse_settings(read_settings_text(p, warnings=warnings), p)
+    settings = parse_settings(read_settings_text(p, warnings=warnings), p, keep_broken_companies=keep_broken_companies)
     return dataclasses.replace(settings, warnings=tuple(warnings) + settings.warnings) if warnings else settings
 
 
@@ -663,11 +705,13 @@ class SettingsFile:
     returned while the file is unchanged, so callers can compare by identity.
     """
 
-    def __init__(self, path: Path | str | None = None, loader: Callable[[Path], Any] | None = None):
+    def __init__(self, path: Path | str | None = None, loader: Callable[[Path], Any] | None = None, *,
+                 keep_broken_companies: bool = False):
         from agent.paths import config_path
 
         self.path = config_path(path)
         self._loader = loader
+        self._keep_broken = keep_broken_companies
         self._stamp: tuple[int, int] | None = None
         self._settings: Any | None = None
         self._error: ConfigError | None = None
@@ -675,7 +719,7 @@ class SettingsFile:
     def _load(self) -> Any:
         if self._loader is not None:
             return self._loader(self.path)
-        return load_settings(self.path)
+        return load_settings(self.path, keep_broken_companies=self._keep_broken)
 
     def __call__(self) -> Any:
         try:

@@ -98,7 +98,7 @@ class TrayApp:
     ):
         from agent.export.events import EventBus
 
-        self.settings_source = SettingsFile(config_path)
+        self.settings_source = SettingsFile(config_path, keep_broken_companies=True)
         self.config_file = self.settings_source.path
         self._config_arg = config_path
         self.bus = EventBus()

@@ -128,6 +128,8 @@ def run_export(
 
     if not settings.is_view:
         raise ValueError("run_export needs one company's settings (Settings.for_company); use run_companies")
+    if settings.company_error is not None:  # a wrong setting of this company: it cannot run
+        raise settings.company_error
     bus = bus or ev.EventBus()
     cancel = cancel or threading.Event()
     token = secrets.get_secret(secrets.BASELINKER_TOKEN, settings.company)
@@ -183,6 +185,9 @@ def _tokens(views: list[Settings]) -> dict[str, str | None]:
     """Each company's BaseLinker token (None when it has none: its run will say so)."""
     tokens: dict[str, str | None] = {}
     for view in views:
+        if view.company_error is not None:  # cannot run: it takes no part in a shared budget
+            tokens[view.company] = None
+            continue
         try:
             tokens[view.company] = secrets.get_secret(secrets.BASELINKER_TOKEN, view.company)
         except ConfigError:

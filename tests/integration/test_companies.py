@@ -77,7 +77,7 @@ def test_two_companies_each_send_to_their_own_account_exactly_once(two_companies
     assert len(only_a) == 2 and not any("sklep-" in line for line in only_a)
 
 
-@pytest.mark.parametrize("fault", ["database down", "token revoked"])
+@pytest.mark.parametrize("fault", ["database down", "token revoked", "wrong setting"])
 def test_one_company_failing_never_stops_the_other_and_the_exit_code_is_the_worst(two_companies, fault):
     env = two_companies
     a, b = env["sklep-a"], env["sklep-b"]
@@ -87,13 +87,19 @@ def test_one_company_failing_never_stops_the_other_and_the_exit_code_is_the_wors
     if fault == "database down":  # a stopped alias / a moved file; the shared server keeps running
         env.companies["sklep-a"].settings["raks.database"] = f"localhost:{b.db.path.parent}/NIE_MA_TAKIEJ.fdb"
         env.write()
+    elif fault == "wrong setting":  # a hand edit of sklep-a's table: sklep-b's invoices still flow
+        env.companies["sklep-a"].settings["raks.status_after_send"] = 0
+        env.write()
     else:  # the token was revoked in BaseLinker
         extra_env["RAKSBL_BASELINKER_TOKEN_SKLEP_A"] = "revoked-token"
 
     result = env.cli("send", extra_env=extra_env)
     assert result.returncode == 2, result.stdout + result.stderr  # the worst: nothing attempted for sklep-a
-    failed = next(l for l in _lines(result) if l.startswith("sklep-a: Przerwano: "))
-    assert ("NIE_MA_TAKIEJ.fdb" if fault == "database down" else "ERROR_AUTH_TOKEN") in failed, result.stdout
+    expected = {"database down": ("sklep-a: Przerwano: ", "NIE_MA_TAKIEJ.fdb"),
+                "token revoked": ("sklep-a: Przerwano: ", "ERROR_AUTH_TOKEN"),
+                "wrong setting": ("sklep-a: Błąd ustawień: ", "Ustawienie raks.status_after_send: wybierz status")}[fault]
+    failed = next(l for l in _lines(result) if l.startswith(expected[0]))
+    assert expected[1] in failed, result.stdout
     assert len(b.invoices(order_b)) == 1 and b.status("FS", fs_b) == 3  # the other company sent
     assert a.invoices(order_a) == [] and a.status("FS", fs_a) == 2 and a.state.write_calls() == []
     assert "Razem (2 firmy) — wysłano: 1" in result.stdout

@@ -358,3 +358,43 @@ def test_token_groups_keep_companies_of_one_token_together():
     assert [[v.company for v in g] for g in groups] == [["sklep-a", "c"], ["sklep_b"]]
     no_token = run_mod.token_groups(views, {"sklep-a": None, "sklep_b": None, "c": "t1"})
     assert [[v.company for v in g] for g in no_token] == [["sklep-a"], ["sklep_b"], ["c"]]
+
+
+def test_a_wrong_setting_of_one_company_stops_only_that_company_when_running(fake_export):
+    """Read for running (the tray, raksbl run/send/doctor), a hand edit that breaks sklep-a's
+    table leaves sklep_b running; read strictly (the settings dialog) the file is refused."""
+    broken = TWO.replace("requests_per_minute = 80", "requests_per_minute = 0").replace(
+        "requests_per_minute = 50", "requests_per_minute = 200")
+    with pytest.raises(ConfigError):
+        parse_settings(broken)
+    settings = parse_settings(broken, keep_broken_companies=True)
+    a, b = settings.each_company()
+    assert a.company_error is not None and a.company_error.key == "baselinker.requests_per_minute"
+    assert b.company_error is None and b.raks.status_after_send == 4
+    calls, behaviour = fake_export
+    behaviour["sklep-a"] = a.company_error  # what the real run_export raises (next test)
+    total = run_mod.run_companies(settings, trigger="cli")
+    assert [r.company for r in total.runs] == ["sklep-a", "sklep_b"]
+    assert total.runs[0].setup_error is a.company_error and total.runs[1].exit_code == 0
+    assert "Ustawienie baselinker.requests_per_minute" in total.runs[0].aborted and total.exit_code == 2
+    # the broken company (its view holds defaults: 100/min) takes no part in the shared budget
+    assert [(c[0], c[1]) for c in calls] == [("sklep-a", 100), ("sklep_b", 200)]
+
+
+def test_run_export_refuses_a_broken_company_before_touching_anything(monkeypatch):
+    monkeypatch.delenv("RAKSBL_BASELINKER_TOKEN", raising=False)  # a secret lookup would fail otherwise
+    broken = parse_settings(TWO.replace("requests_per_minute = 80", "requests_per_minute = 0"),
+                            keep_broken_companies=True).for_company("sklep-a")
+    with pytest.raises(ConfigError) as exc:
+        run_mod.run_export(broken)
+    assert exc.value is broken.company_error and exc.value.company == "sklep-a"
+
+
+def test_a_broken_company_in_its_own_table_keeps_unknown_keys_to_itself():
+    broken = TWO.replace("status_after_send = 4", "colour = 4")
+    settings = parse_settings(broken, keep_broken_companies=True)
+    assert settings.for_company("sklep_b").company_error.key == "raks.colour"
+    assert settings.for_company("sklep-a").company_error is None
+    assert settings.warnings == ()
+    with pytest.raises(ConfigError):  # the list itself stays strict: names are the file's
+        parse_settings(TWO.replace('name = "sklep_b"', 'name = "sklep a"'), keep_broken_companies=True)
