@@ -53,6 +53,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 TOKEN = "bench-token-0123456789"
+TOKEN_B = "bench-token-b-9876543210"  # the second account of the two-tokens case
 PASSWORD = "masterkey"
 INVOICE_SERIES = 15
 CUSTOM_FIELD = 135
@@ -254,8 +255,9 @@ def window_stats(times: list[float], budget: int, window: float = 60.0) -> dict:
     return out
 
 
-def verify(ws: Workspace, db_path: Path | None = None, docs: list | None = None) -> list[str]:
-    """Every document status 3; each order exactly one invoice carrying our number and a file."""
+def verify(ws: Workspace, db_path: Path | None = None, docs: list | None = None, state=None) -> list[str]:
+    """Every document status 3; each order exactly one invoice carrying our number and a file
+    (in ``state``: the sandbox account of that database's company, ``ws.state`` by default)."""
     from agent.raks import schema
 
     problems = []
@@ -263,7 +265,7 @@ def verify(ws: Workspace, db_path: Path | None = None, docs: list | None = None)
     try:
         for raks_id, order_id, number in (ws.docs if docs is None else docs):
             status = schema.document_status(conn, "FS", raks_id)
-            invoices = [i for i in ws.state.invoices_for_order(order_id) if i.get("type", "normal") == "normal"]
+            invoices = [i for i in (state or ws.state).invoices_for_order(order_id) if i.get("type", "normal") == "normal"]
             if status != 3:
                 problems.append(f"{number}: status {status}")
             if len(invoices) != 1:
@@ -386,6 +388,75 @@ def two_companies_one_token(docs: int, rpm: int, pdf_kb: int) -> dict:
         ws.close()
 
 
+def two_companies_two_tokens(docs: int, rpm: int, pdf_kb: int) -> dict:
+    """Two companies (two databases, ``docs`` invoices each), each with ITS OWN BaseLinker
+    account and token, both at the ceiling (``rpm``): one ``raksbl send`` runs them side by side,
+    so each account's budget is used fully at the same time (wall ≈ one company's, not two),
+    and neither account ever sees more than its budget in a 60 s window."""
+    from agent.sandbox import SandboxServer, SandboxState
+
+    print(f"\n== two companies on two tokens: {docs} invoices each, budget {rpm}/min per account, "
+          "number write-back off", flush=True)
+    t0 = time.time()
+    ws = build("companies2", docs=0, rpm=rpm, number_field="none", pdf_sizes=[pdf_kb * 1024])
+    state_b = SandboxState(token=TOKEN_B, requests_per_minute=rpm, block_seconds=120)
+    state_b.add_series(INVOICE_SERIES, "INVOICE", "Faktury", "%N/%M/%Y")
+    state_b.add_order_status(ORDER_STATUS_NEW, "Nowe")
+    server_b = SandboxServer(state_b).start()
+    try:
+        rng = random.Random(5)
+        companies = []
+        for name, state, server in (("sklep-a", ws.state, ws.server), ("sklep-b", state_b, server_b)):
+            db_path = ws.root / f"{name}.fdb"
+            made = fill_database(db_path, state, docs=docs, pdf_sizes=[pdf_kb * 1024], rng=rng)
+            companies.append((name, state, server, db_path, made))
+        lines = ["[sync]", "auto = false", ""]
+        for name, _, server, db_path, _ in companies:
+            lines += ["[[company]]", f'name = "{name}"', "[company.baselinker]", f'api_url = "{server.url}"',
+                      f"requests_per_minute = {rpm}", f"invoice_series_id = {INVOICE_SERIES}",
+                      "[company.raks]", f"database = '{db_path}'", 'user = "SYSDBA"', 'document_types = ["FS"]', ""]
+        ws.settings_path.write_text("\n".join(lines), encoding="utf-8")
+        print(f"   built in {time.time() - t0:.1f} s; running: python -m agent send", flush=True)
+        env = ws.env()
+        env["RAKSBL_BASELINKER_TOKEN_SKLEP_B"] = TOKEN_B  # sklep-a uses the unsuffixed (shared) one
+        run = run_agent(["send"], env)
+        result = {"docs_per_company": docs, "companies": 2, "rpm": rpm, "returncode": run.returncode,
+                  "wall_s": run.wall, "accounts": {}}
+        problems = []
+        for name, state, _, db_path, made in companies:
+            calls = state.calls
+            stats = window_stats([c.time for c in calls], rpm)
+            blocks = sum(1 for c in calls if c.error_code in ("ERROR_BLOCKED_TOKEN", "ERROR_USER_ACCOUNT_BLOCKED",
+                                                              "ERROR_AUTH_TOKEN"))
+            problems += verify(ws, db_path, made, state)
+            result["accounts"][name] = {
+                "calls": len(calls), "calls_per_doc": len(calls) / docs, "block_or_auth_errors": blocks,
+                "max_window": stats["max_window"], "max_window_ratio": stats["max_window"] / rpm,
+                "first_call": min(c.time for c in calls), "last_call": max(c.time for c in calls),
+            }
+        a, b = result["accounts"]["sklep-a"], result["accounts"]["sklep-b"]
+        # side by side: the two accounts' busy periods overlap (sequential runs would not)
+        overlap = min(a["last_call"], b["last_call"]) - max(a["first_call"], b["first_call"])
+        span = max(a["last_call"], b["last_call"]) - min(a["first_call"], b["first_call"])
+        result.update(problem_count=len(problems), problems=problems[:10], overlap_s=overlap, span_s=span)
+        if run.returncode != 0 or problems:
+            print(run.stdout[-3000:], run.stderr[-3000:], sep="\n")
+        print(f"   exit code {run.returncode}; correctness: {'OK' if not problems else f'{len(problems)} PROBLEMS'}")
+        for name in ("sklep-a", "sklep-b"):
+            acc = result["accounts"][name]
+            print(f"   {name}: API calls {acc['calls']} = {acc['calls_per_doc']:.3f} per document; max in any 60 s "
+                  f"window {acc['max_window']}/{rpm} = {acc['max_window_ratio']:.3f}; block/auth errors "
+                  f"{acc['block_or_auth_errors']}")
+        print(f"   both accounts busy at once for {overlap:.1f} s of {span:.1f} s; wall {run.wall:.1f} s", flush=True)
+        result["ok"] = (run.returncode == 0 and not problems and overlap > 0.8 * span
+                        and all(acc["max_window_ratio"] <= 1.0 and acc["block_or_auth_errors"] == 0
+                                for acc in result["accounts"].values()))
+        return result
+    finally:
+        server_b.stop()
+        ws.close()
+
+
 def big_pdf(pdf_mb: float, rpm: int) -> dict:
     size = int(pdf_mb * 2**20)
     print(f"\n== one invoice with a {pdf_mb:g} MiB PDF (peak RSS of the agent process)", flush=True)
@@ -466,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pdf-kb", type=int, default=40, help="size of each backlog PDF in KiB (default 40)")
     parser.add_argument("--pdf-mb", type=float, default=20, help="size of the large-PDF case in MiB; 0 skips it")
     parser.add_argument("--json", help="also write the figures to this JSON file")
+    parser.add_argument("--two-tokens", action="store_true",
+                        help="run only the case of two companies on two tokens, side by side (--docs invoices each)")
     parser.add_argument("--two-companies", action="store_true",
                         help="run only the case of two companies on one token (--docs invoices each)")
     args = parser.parse_args(argv)
@@ -482,6 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.two_companies:
         r = two_companies_one_token(args.docs, args.rpm, args.pdf_kb)
         results["two_companies_one_token"] = r
+        ok &= r["ok"]
+        modes[args.number_field] = []
+        args.pdf_mb = 0
+    if args.two_tokens:
+        r = two_companies_two_tokens(args.docs, args.rpm, args.pdf_kb)
+        results["two_companies_two_tokens"] = r
         ok &= r["ok"]
         modes[args.number_field] = []
         args.pdf_mb = 0
