@@ -10,10 +10,15 @@ Every record passes :class:`SecretFilter` on its way to every handler we install
 secret values (the BaseLinker token, the database password), ``RAKSBL_*`` secret variables of
 the environment, and anything shaped like a token or a ``password=...`` pair become ``***``,
 in the message, its arguments and the formatted traceback.
+
+While a company's run logs (:func:`company_context`, set by ``run_export``), every record of
+that thread starts with the company's name: two companies may have the same document numbers,
+and their runs may interleave in one file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -74,14 +79,33 @@ def redact(text: str) -> str:
     return text
 
 
+_context = threading.local()
+
+
+@contextlib.contextmanager
+def company_context(company: str):
+    """Records logged by this thread inside the block start with ``company: `` ("" = no name)."""
+    previous = getattr(_context, "company", "")
+    _context.company = company
+    try:
+        yield
+    finally:
+        _context.company = previous
+
+
 class SecretFilter(logging.Filter):
-    """Rewrites each record so no handler can write a secret (message, args, traceback, stack)."""
+    """Rewrites each record so no handler can write a secret (message, args, traceback, stack);
+    names the company of the run that logged it (:func:`company_context`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: keep what we have, redacted
             message = f"{record.msg} {record.args}"
+        company = getattr(_context, "company", "")
+        if company and not getattr(record, "raksbl_company", None):  # once, whatever the handlers
+            record.raksbl_company = company
+            message = f"{company}: {message}"
         record.msg = redact(message)
         record.args = None
         if record.exc_info and not record.exc_text:

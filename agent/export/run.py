@@ -30,6 +30,7 @@ from agent.export.kinds import KINDS, kind_of
 from agent.export.orders import OrderBook
 from agent.export.protocol import DocumentExporter
 from agent.export.results import CompaniesSummary, DocumentResult, Outcome, RunSummary
+from agent.logs import company_context
 
 __all__ = ["CHUNK", "STOPPED", "CompaniesSummary", "DocumentResult", "RunSummary", "run_companies", "run_export"]
 from agent.raks.repository import Document, RaksConnectionError, RaksRepository
@@ -123,62 +124,66 @@ def run_export(
 ) -> RunSummary:
     """Run one export for one company (``settings`` is its view: Settings.for_company).
 
-    Raises ConfigError / RunAborted when nothing could be attempted."""
+    Raises ConfigError / RunAborted when nothing could be attempted. Its log lines name the
+    company (agent.logs.company_context)."""
     from agent import paths
 
-    if not settings.is_view:
-        raise ValueError("run_export needs one company's settings (Settings.for_company); use run_companies")
-    if settings.company_error is not None:  # a wrong setting of this company: it cannot run
-        raise settings.company_error
-    bus = bus or ev.EventBus()
-    cancel = cancel or threading.Event()
-    token = secrets.get_secret(secrets.BASELINKER_TOKEN, settings.company)
-    password = secrets.get_secret(secrets.RAKS_PASSWORD, settings.company)
-    own_journal = journal is None
-    journal = journal or Journal(paths.journal_path())
-    limiter = shared_limiter(settings.baselinker.requests_per_minute, token)
-    client = BaseLinkerClient(
-        token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds), cancel=cancel
-    )
-    summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time(),
-                         company=settings.company)
-    try:
-        repo = RaksRepository(settings.raks, password)
-        repo.connect()
+    with company_context(settings.company):
+        if not settings.is_view:
+            raise ValueError("run_export needs one company's settings (Settings.for_company); use run_companies")
+        if settings.company_error is not None:  # a wrong setting of this company: it cannot run
+            raise settings.company_error
+        bus = bus or ev.EventBus()
+        cancel = cancel or threading.Event()
+        token = secrets.get_secret(secrets.BASELINKER_TOKEN, settings.company)
+        password = secrets.get_secret(secrets.RAKS_PASSWORD, settings.company)
+        own_journal = journal is None
+        journal = journal or Journal(paths.journal_path())
+        limiter = shared_limiter(settings.baselinker.requests_per_minute, token)
+        client = BaseLinkerClient(
+            token, settings.baselinker.api_url, limiter, timeout=float(settings.baselinker.timeout_seconds),
+            cancel=cancel,
+        )
+        summary = RunSummary(run_id=uuid.uuid4().hex[:12], trigger=trigger, dry_run=dry_run, started_at=time.time(),
+                             company=settings.company)
         try:
-            documents = repo.pending_documents()
-            cap = limit if limit is not None else (settings.sync.max_documents_per_run or None)
-            if cap is not None and len(documents) > cap:
-                summary.not_attempted = len(documents) - cap
-                documents = documents[:cap]
-            log.info("run %s (%s%s%s): %d pending document(s)", summary.run_id, trigger, ", dry run" if dry_run else "",
-                     f", company {settings.company}" if settings.company else "", len(documents))
-            setup = account.prepare(client, settings, kinds={kind_of(d.doc_type) for d in documents}) \
-                if documents else account.AccountSetup()
-            summary.notes.extend(setup.notes)
-            for note in setup.notes:
-                log.info("run %s: %s", summary.run_id, note)
-            bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes),
-                                     company=settings.company))
-            exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
-                                        invoice_series_id=setup.invoice_series_id,
-                                        correction_series_id=setup.correction_series_id)
-            summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
-            if not dry_run and not summary.aborted:
-                filled = _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
-                if filled:
-                    bus.publish(ev.NumbersRead(tuple(dataclasses.replace(r) for r in filled), company=settings.company))
+            repo = RaksRepository(settings.raks, password)
+            repo.connect()
+            try:
+                documents = repo.pending_documents()
+                cap = limit if limit is not None else (settings.sync.max_documents_per_run or None)
+                if cap is not None and len(documents) > cap:
+                    summary.not_attempted = len(documents) - cap
+                    documents = documents[:cap]
+                log.info("run %s (%s%s): %d pending document(s)", summary.run_id, trigger,
+                         ", dry run" if dry_run else "", len(documents))
+                setup = account.prepare(client, settings, kinds={kind_of(d.doc_type) for d in documents}) \
+                    if documents else account.AccountSetup()
+                summary.notes.extend(setup.notes)
+                for note in setup.notes:
+                    log.info("run %s: %s", summary.run_id, note)
+                bus.publish(ev.RunStarted(summary.run_id, trigger, dry_run, len(documents), tuple(setup.notes),
+                                         company=settings.company))
+                exporter = DocumentExporter(settings, repo, client, journal, run_id=summary.run_id, dry_run=dry_run,
+                                            invoice_series_id=setup.invoice_series_id,
+                                            correction_series_id=setup.correction_series_id)
+                summary.aborted = _export_all(exporter, documents, summary, bus, cancel, dry_run)
+                if not dry_run and not summary.aborted:
+                    filled = _fill_numbers(exporter.orders, summary.results, journal, exporter.database_key)
+                    if filled:
+                        bus.publish(ev.NumbersRead(tuple(dataclasses.replace(r) for r in filled),
+                                                   company=settings.company))
+            finally:
+                repo.close()
+        except ConfigError:
+            raise
         finally:
-            repo.close()
-    except ConfigError:
-        raise
-    finally:
-        summary.finished_at = time.time()
-        summary.api_calls = client.calls
-        if own_journal:
-            journal.close()
-    bus.publish(ev.RunFinished(summary))
-    return summary
+            summary.finished_at = time.time()
+            summary.api_calls = client.calls
+            if own_journal:
+                journal.close()
+        bus.publish(ev.RunFinished(summary))
+        return summary
 
 
 def _tokens(views: list[Settings]) -> dict[str, str | None]:

@@ -129,3 +129,27 @@ def test_current_log_file(clean_root):
     assert logs.current_log_file() is None
     path = setup_logging()
     assert logs.current_log_file() == path
+
+
+def test_a_companys_run_names_the_company_in_every_log_line_of_its_thread(clean_root):
+    """Two companies may have the same document numbers and their runs interleave in one file:
+    each line of a company's run starts with its name, once (whatever the handlers), and only
+    in the thread running it."""
+    import threading
+
+    from agent.logs import company_context, setup_logging
+
+    path = setup_logging(console=True)
+    log = logging.getLogger("agent.export.protocol")
+    other_thread_logged = threading.Event()
+    with company_context("sklep-b"):
+        log.info("FS 1/2026: wysłano")
+        t = threading.Thread(target=lambda: (log.info("timer tick"), other_thread_logged.set()))
+        t.start()
+        t.join()
+    log.info("after the run")
+    text = path.read_text(encoding="utf-8")
+    assert "agent.export.protocol: sklep-b: FS 1/2026: wysłano" in text
+    assert "sklep-b: sklep-b:" not in text  # two handlers (file + console), one prefix
+    assert ": timer tick" in text and "sklep-b: timer tick" not in text
+    assert ": after the run" in text and "sklep-b: after the run" not in text
