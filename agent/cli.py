@@ -620,7 +620,11 @@ def cmd_secret(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    from agent.sandbox import main as sandbox_main
+    from agent.sandbox import UNDOCUMENTED_VARIANTS, main as sandbox_main
+
+    if args.variant and args.variant not in UNDOCUMENTED_VARIANTS:
+        _err(f"Nieznany wariant {args.variant!r}; dostępne: {', '.join(sorted(UNDOCUMENTED_VARIANTS))}.")
+        return 2
 
     argv = ["--port", str(args.port)]
     if args.token:
@@ -629,6 +633,10 @@ def cmd_sandbox(args) -> int:
         argv += ["--rpm", str(args.rpm)]
     if args.seed:
         argv += ["--seed", args.seed]
+    if args.variant:
+        argv += ["--variant", args.variant]
+    if args.duplicates:
+        argv += ["--duplicates", args.duplicates]
     return sandbox_main(argv)
 
 
@@ -760,6 +768,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--token", help="token, który piaskownica przyjmie")
     p.add_argument("--rpm", type=_positive_int, help="limit zapytań na minutę")
     p.add_argument("--seed", metavar="PLIK", help="plik JSON z danymi startowymi")
+    p.add_argument("--variant", metavar="WARIANT",
+                   help="nieudokumentowane zachowanie BaseLinker do sprawdzenia (nieznana nazwa pokaże dostępne)")
+    p.add_argument("--duplicates", choices=("allow", "refuse"),
+                   help="czy piaskownica przyjmuje drugi dokument z tym samym numerem (allow | refuse)")
     p = add("demo", cmd_demo, "pokaz: baza demo + piaskownica + jedna wysyłka")
     p.add_argument("--keep", action="store_true", help="zostaw piaskownicę uruchomioną po pokazie")
     add("settings", cmd_settings, "otwórz okno ustawień (0 = zapisano, 1 = anulowano)")

@@ -88,3 +88,18 @@ def test_a_lost_connection_is_not_said_twice():
     assert msg.lower().count("utracono połączenie") == 1
     other = _abort_message(RaksConnectionError("gds 335544721"))
     assert other.startswith("utracono połączenie z bazą RaksSQL")
+
+
+def test_sandbox_forwards_the_variant_and_the_duplicates_rule(monkeypatch, capsys):
+    """`raksbl sandbox --variant …` runs the sandbox with that undocumented behaviour (it used to be
+    only `python -m agent.sandbox`); an unknown variant is named with the known ones."""
+    import agent.sandbox as sandbox
+    from agent.sandbox import UNDOCUMENTED_VARIANTS
+
+    seen = []
+    monkeypatch.setattr(sandbox, "main", lambda argv: seen.append(argv) or 0)
+    variant = sorted(UNDOCUMENTED_VARIANTS)[-1]
+    assert cli.main(["sandbox", "--port", "9000", "--variant", variant, "--duplicates", "refuse"]) == 0
+    assert seen == [["--port", "9000", "--variant", variant, "--duplicates", "refuse"]]
+    assert cli.main(["sandbox", "--variant", "nie-ma"]) == 2
+    assert "Nieznany wariant 'nie-ma'" in capsys.readouterr().err and len(seen) == 1
