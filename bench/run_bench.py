@@ -552,18 +552,13 @@ def main(argv: list[str] | None = None) -> int:
     print("machine:", json.dumps(results["machine"], ensure_ascii=False))
     modes = {"on": ["custom:%d" % CUSTOM_FIELD], "off": ["none"], "both": ["custom:%d" % CUSTOM_FIELD, "none"]}
     ok = True
-    if args.two_companies:
-        r = two_companies_one_token(args.docs, args.rpm, args.pdf_kb)
-        results["two_companies_one_token"] = r
-        ok &= r["ok"]
-        modes[args.number_field] = []
-        args.pdf_mb = 0
-    if args.two_tokens:
-        r = two_companies_two_tokens(args.docs, args.rpm, args.pdf_kb)
-        results["two_companies_two_tokens"] = r
-        ok &= r["ok"]
-        modes[args.number_field] = []
-        args.pdf_mb = 0
+    for chosen, case in ((args.two_companies, two_companies_one_token), (args.two_tokens, two_companies_two_tokens)):
+        if chosen:  # a companies case runs instead of the single-company backlog and the big PDF
+            r = case(args.docs, args.rpm, args.pdf_kb)
+            results[case.__name__] = r
+            ok &= r["ok"]
+            modes[args.number_field] = []
+            args.pdf_mb = 0
     results["backlog"] = []
     for number_field in modes[args.number_field]:
         r = backlog(args.docs, args.rpm, number_field, args.pdf_kb)
