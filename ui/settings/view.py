@@ -421,7 +421,8 @@ class SettingsWindow(Window):
         r = self._row(tab, r, "Zapytań na minutę", "baselinker.requests_per_minute", self._spin(tab, 1, 1000),
                       note="BaseLinker pozwala na 100 zapytań na minutę na token — wspólnie dla wszystkich "
                            "programów, które go używają. Jeśli ten sam token ma też inna integracja, "
-                           "zmniejsz tę wartość (np. do 50), inaczej BaseLinker zablokuje token na kilka minut.")
+                           "zmniejsz tę wartość (np. do 50), inaczej BaseLinker zablokuje token na kilka minut. "
+                           "Firmy z tym samym tokenem dzielą jeden limit: obowiązuje najmniejsza z ich wartości.")
         adv = tb.Labelframe(tab, text="Zaawansowane", padding=10)
         adv.grid(row=r, column=0, columnspan=3, sticky="ew", pady=(16, 0))
         adv.columnconfigure(1, weight=1)
