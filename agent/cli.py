@@ -163,11 +163,7 @@ def _company_prefix(company: str) -> str:
 def _setup_error_text(exc: Exception) -> str:
     """How a company that could not start is reported (as main() reports a single company)."""
     if isinstance(exc, ConfigError):
-        text = str(exc)
-        company = getattr(exc, "company", "")
-        if company and text.startswith(f"Firma {company}: "):
-            text = text[len(f"Firma {company}: "):]
-        return f"Błąd ustawień: {text}"
+        return f"Błąd ustawień: {exc.detail}"
     return f"Przerwano: {exc}"
 
 
@@ -239,7 +235,7 @@ def cmd_doctor(args) -> int:
             _out("")
             _out(f"=== Firma {view.company} ===")
         if view.company_error is not None:
-            _out(f"  BŁĄD ustawień: {_setup_error_text(view.company_error).removeprefix('Błąd ustawień: ')}")
+            _out(f"  BŁĄD ustawień: {view.company_error.detail}")
             broken.append(view.company)
         elif not _doctor_company(view, rates.get(view.company, view.baselinker.requests_per_minute)):
             broken.append(view.company)
@@ -420,21 +416,21 @@ def cmd_history(args) -> int:
     return 0
 
 
-def _journal_entry(journal, args):
-    """The entry ``ID`` of ``retry`` / ``skip`` (and of ``--company``, when given), or None
-    after saying why not."""
-    entry = journal.by_id(args.id)
+def _journal_entry(journal, entry_id: int, company: str | None):
+    """The entry ``entry_id`` of ``retry`` / ``skip`` (of ``company``, when ``--company`` named
+    one), or None after saying why not."""
+    entry = journal.by_id(entry_id)
     if entry is None:
-        _err(f"Nie ma wpisu {args.id} w dzienniku.")
+        _err(f"Nie ma wpisu {entry_id} w dzienniku.")
         return None
-    if args.company_name is not None and entry.company != args.company_name:
-        label = f"Wpis {args.id} ({document_label(entry.doc_type, entry.number)})"
+    if company is not None and entry.company != company:
+        label = f"Wpis {entry_id} ({document_label(entry.doc_type, entry.number)})"
         if entry.company:
-            why = f"{label} należy do firmy {entry.company}, nie do firmy {args.company_name}"
+            why = f"{label} należy do firmy {entry.company}, nie do firmy {company}"
         else:  # adopted by the company on the same database at its next run (export.dbkey)
-            why = (f"{label} pochodzi sprzed listy firm i nie należy jeszcze do firmy {args.company_name} "
+            why = (f"{label} pochodzi sprzed listy firm i nie należy jeszcze do firmy {company} "
                    "(przejmie go przy najbliższej wysyłce firma, która używa tej samej bazy)")
-        _err(f"{why} — nic nie zmieniono. Sprawdź numer: raksbl history --company {args.company_name}")
+        _err(f"{why} — nic nie zmieniono. Sprawdź numer: raksbl history --company {company}")
         return None
     return entry
 
@@ -442,9 +438,9 @@ def _journal_entry(journal, args):
 def cmd_retry(args) -> int:
     from agent.export.journal import AlreadySent
 
-    args.company_name = _journal_company(args)
+    company = _journal_company(args)
     with _journal() as journal:
-        entry = _journal_entry(journal, args)
+        entry = _journal_entry(journal, args.id, company)
         if entry is None:
             return 2
         prefix = _company_prefix(entry.company)
@@ -471,9 +467,9 @@ def cmd_retry(args) -> int:
 def cmd_skip(args) -> int:
     from agent.export.journal import AlreadySent
 
-    args.company_name = _journal_company(args)
+    company = _journal_company(args)
     with _journal() as journal:
-        entry = _journal_entry(journal, args)
+        entry = _journal_entry(journal, args.id, company)
         if entry is None:
             return 2
         prefix = _company_prefix(entry.company)

@@ -30,6 +30,12 @@ class ConfigError(RaksblError):
         #: The [[company]] the setting belongs to ("" = the file's single company or a shared one).
         self.company = company
 
+    @property
+    def detail(self) -> str:
+        """The message without its "Firma sklep-a: " opening, for a line that names the company."""
+        text, opening = str(self), f"Firma {self.company}: "
+        return text[len(opening):] if self.company and text.startswith(opening) else text
+
 
 class RunAborted(RaksblError):
     """The whole run must stop: authentication failed, a connection is gone."""

@@ -224,9 +224,7 @@ class NotifyPolicy:
         if self.mode == "errors":
             return None
         if sent:
-            numbers = [_number(item) for item in sent[: self.max_listed]]
-            more = f" i jeszcze {len(sent) - self.max_listed}" if len(sent) > self.max_listed else ""
-            return Notification(sent_line(len(sent)), ", ".join(numbers) + more)
+            return Notification(sent_line(len(sent)), self._sent_numbers(sent))
         if manual:
             return Notification("Brak dokumentów do wysłania", "Nie ma nowych dokumentów do wysłania do BaseLinker.")
         return None

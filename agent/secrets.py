@@ -57,17 +57,34 @@ def _from_keyring(name: str, env: str) -> str | None:
         return None
 
 
+def keyring_secret(name: str, company: str = "") -> str:
+    """What the keyring holds under ``keyring_name(name, company)`` only — no environment, no
+    fallback ("" when nothing, or no usable keyring)."""
+    return _from_keyring(keyring_name(name, company), env_var(name, company)) or ""
+
+
+def _find(name: str, company: str) -> tuple[str, str] | None:
+    """``(value, where in words)`` of secret ``name`` in the order get_secret looks: the
+    company's own (environment, keyring), then the unsuffixed one as the fallback; None if none."""
+    places = [(env_var(name, company), keyring_name(name, company), "własny firmy" if company else "")]
+    if company:
+        places.append((env_var(name), name, "wspólny"))
+    for env, user, whose in places:
+        value, where = os.environ.get(env), f"zmienna {env}"
+        if not value:
+            value, where = _from_keyring(user, env), f"magazyn haseł, nazwa {user}"
+        if value:
+            return value, (f"{whose} ({where})" if whose else where)
+    return None
+
+
 def get_secret(name: str, company: str = "") -> str:
     """Return the secret ``name`` (of ``company``: its own, else the shared one); ConfigError
     naming it (and where to put it) if it is missing."""
-    places = [(env_var(name, company), keyring_name(name, company))]
-    if company:
-        places.append((env_var(name), name))  # the unsuffixed secret is the fallback
-    for env, user in places:
-        value = os.environ.get(env) or _from_keyring(user, env)
-        if value:
-            _never_log(value)
-            return value
+    found = _find(name, company)
+    if found is not None:
+        _never_log(found[0])
+        return found[0]
     whose = f" firmy {company}" if company else ""
     raise ConfigError(
         f"Brak sekretu: {_DESCRIPTION[name]}{whose}. Zapisz go w Ustawieniach (magazyn haseł systemu, "
@@ -81,18 +98,8 @@ def secret_origin(name: str, company: str = "") -> str | None:
     """Where :func:`get_secret` would take secret ``name`` from, in words (never the value):
     ``"własny firmy (zmienna RAKSBL_BASELINKER_TOKEN_SKLEP_A)"``, ``"wspólny (magazyn haseł,
     nazwa baselinker-token)"`` …; None when it is missing. ``raksbl doctor`` prints it."""
-    places = [(env_var(name, company), keyring_name(name, company), "własny firmy" if company else "")]
-    if company:
-        places.append((env_var(name), name, "wspólny"))
-    for env, user, whose in places:
-        if os.environ.get(env):
-            where = f"zmienna {env}"
-        elif _from_keyring(user, env):
-            where = f"magazyn haseł, nazwa {user}"
-        else:
-            continue
-        return f"{whose} ({where})" if whose else where
-    return None
+    found = _find(name, company)
+    return found[1] if found is not None else None
 
 
 def _never_log(value: str) -> None:
@@ -112,7 +119,7 @@ def _keyring_unavailable(name: str, exc: Exception, company: str = "") -> Keyrin
         f"Systemowy magazyn haseł jest niedostępny ({type(exc).__name__}), więc nie można w nim zapisać: "
         f"{_DESCRIPTION[name]}{whose}. Ustaw zamiast tego zmienną środowiskową {env_var(name, company)} (np. w usłudze albo "
         "skrócie uruchamiającym raksbl) albo zainstaluj magazyn haseł (w Linuksie: gnome-keyring / KWallet).",
-        key=f"secret:{name}",
+        key=f"secret:{name}", company=company,
     )
 
 

@@ -655,13 +655,7 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
     import tomlkit
 
     path = Path(path)
-    text = read_settings_text(path, allow_empty=True) if path.exists() else ""
-    if not text.strip():
-        text = DEFAULT_SETTINGS_TEXT  # saving into an empty file starts from the template
-    try:
-        doc = tomlkit.parse(text)
-    except Exception as exc:
-        raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
+    doc = read_document(path, missing_ok=True)
     replaced: dict[int, tuple[Any, list[str]]] = {}
     for dotted, value in changes.items():
         parts = dotted.split(".")
@@ -688,9 +682,32 @@ def update_settings(path: Path, changes: dict[str, Any], *, keep_replaced: str =
         for line in old_lines:
             table.add(tomlkit.comment("  " + line))
         table.add(tomlkit.nl())
-    new_text = tomlkit.dumps(doc)
-    settings = parse_settings(new_text, path)  # never write something that would not load
-    _atomic_write(path, new_text)
+    return write_document(path, doc)
+
+
+def read_document(path: Path, *, missing_ok: bool = False) -> Any:
+    """The settings file as a tomlkit document to edit (comments and layout kept); an empty file
+    (or a missing one, with ``missing_ok``) starts from the template. A file that does not parse
+    is a ConfigError: it is never changed."""
+    import tomlkit
+
+    text = read_settings_text(path, allow_empty=True) if (path.exists() or not missing_ok) else ""
+    if not text.strip():
+        text = DEFAULT_SETTINGS_TEXT
+    try:
+        return tomlkit.parse(text)
+    except Exception as exc:
+        raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
+
+
+def write_document(path: Path, doc: Any) -> Settings:
+    """Write an edited document atomically after validating it (never a file that would not
+    load); returns the new settings."""
+    import tomlkit
+
+    text = tomlkit.dumps(doc)
+    settings = parse_settings(text, path)
+    _atomic_write(path, text)
     return settings
 
 

@@ -43,11 +43,11 @@ from agent.settings import (
     COMPANY_NAME,
     DEFAULT_SETTINGS_TEXT,
     Settings,
-    _atomic_write,
     company_env_suffix,
     company_table,
     parse_settings,
-    read_settings_text,
+    read_document,
+    write_document,
 )
 
 log = logging.getLogger(__name__)
@@ -95,27 +95,6 @@ def check_name(name: str, existing: tuple[str, ...] | list[str] = (), *, renamin
 # -- reading and writing the document ---------------------------------------------------------
 
 
-def _read_doc(path: Path, *, missing_ok: bool = False) -> Any:
-    import tomlkit
-
-    text = read_settings_text(path, allow_empty=True) if (path.exists() or not missing_ok) else ""
-    if not text.strip():
-        text = DEFAULT_SETTINGS_TEXT  # like update_settings: an empty / new file starts from the template
-    try:
-        return tomlkit.parse(text)
-    except Exception as exc:
-        raise ConfigError(f"Plik ustawień {path} ma błąd składni ({exc}); nie zmieniam go.", "file") from None
-
-
-def _write_doc(path: Path, doc: Any) -> Settings:
-    import tomlkit
-
-    text = tomlkit.dumps(doc)
-    settings = parse_settings(text, path)  # never write something that would not load
-    _atomic_write(path, text)
-    return settings
-
-
 def _names(doc: Any) -> list[str]:
     return [item.get("name") for item in doc.get("company") or () if isinstance(item.get("name"), str)]
 
@@ -160,7 +139,7 @@ def to_companies(path: Path | str, name: str) -> CompanyEdit:
 
     path = Path(path)
     name = check_name(name)
-    doc = _read_doc(path, missing_ok=True)
+    doc = read_document(path, missing_ok=True)
     if "company" in doc:
         raise ConfigError(f"Plik ustawień {path} ma już listę firm [[company]].", "company")
     aot = tomlkit.aot()
@@ -178,10 +157,10 @@ def to_companies(path: Path | str, name: str) -> CompanyEdit:
             new.append(key, item)
     if not placed:
         new.append("company", aot)
-    settings = _write_doc(path, new)
+    settings = write_document(path, new)
     log.info("settings %s: the single company is now the company %s", path, name)
     notes = []
-    if any(os.environ.get(agent_secrets.env_var(s)) or _keyring_get(s, "") for s in SECRET_NAMES):
+    if any(shared_secret_present(s) for s in SECRET_NAMES):
         notes.append(f"Wspólny token / hasło (bez nazwy firmy) nadal działają dla firmy {name}.")
     return CompanyEdit(settings, tuple(notes))
 
@@ -190,7 +169,7 @@ def add_company(path: Path | str, name: str, copy_from: str | None = None) -> Co
     """Add company ``name`` at the end of the list: the template's defaults, or (``copy_from``) a
     copy of another company's settings — never its secrets (see the module's docstring)."""
     path = Path(path)
-    doc = _read_doc(path)
+    doc = read_document(path)
     _need_list(doc, path)
     name = check_name(name, _names(doc))
     if copy_from:
@@ -200,7 +179,7 @@ def add_company(path: Path | str, name: str, copy_from: str | None = None) -> Co
     else:
         table = _company(name, *_template_tables())
     doc["company"].append(table)
-    settings = _write_doc(path, doc)
+    settings = write_document(path, doc)
     log.info("settings %s: company %s added%s", path, name, f" (a copy of {copy_from})" if copy_from else "")
     notes = []
     if copy_from:
@@ -212,7 +191,7 @@ def add_company(path: Path | str, name: str, copy_from: str | None = None) -> Co
 def rename_company(path: Path | str, old: str, new: str, *, secrets: Any = agent_secrets) -> CompanyEdit:
     """Rename company ``old`` to ``new`` in the file and move its own keyring secrets."""
     path = Path(path)
-    doc = _read_doc(path)
+    doc = read_document(path)
     _need_list(doc, path)
     table = company_table(doc, old)
     old = table["name"]
@@ -222,7 +201,7 @@ def rename_company(path: Path | str, old: str, new: str, *, secrets: Any = agent
     # 1. the secrets under the new name (nothing deleted yet)
     moved: list[tuple[str, str]] = []
     for secret in SECRET_NAMES:
-        value = _keyring_get(secret, old)
+        value = agent_secrets.keyring_secret(secret, old)
         if value:
             try:
                 secrets.set_secret(secret, value, new)
@@ -234,7 +213,7 @@ def rename_company(path: Path | str, old: str, new: str, *, secrets: Any = agent
     # 2. the file
     table["name"] = new
     try:
-        settings = _write_doc(path, doc)
+        settings = write_document(path, doc)
     except BaseException:
         for secret, _ in moved:
             _forget(secrets, secret, new)
@@ -242,7 +221,7 @@ def rename_company(path: Path | str, old: str, new: str, *, secrets: Any = agent
     # 3. only now the old names (a keyring that ignores letter case may have one entry for both)
     for secret, value in moved:
         _forget(secrets, secret, old)
-        if old.casefold() == new.casefold() and _keyring_get(secret, new) != value:
+        if old.casefold() == new.casefold() and agent_secrets.keyring_secret(secret, new) != value:
             secrets.set_secret(secret, value, new)
     log.info("settings %s: company %s renamed to %s (%d secret(s) moved)", path, old, new, len(moved))
     notes = []
@@ -257,7 +236,7 @@ def remove_company(path: Path | str, name: str, *, delete_secrets: bool = True,
                    secrets: Any = agent_secrets) -> CompanyEdit:
     """Remove company ``name`` from the list (never the last one) and its own keyring secrets."""
     path = Path(path)
-    doc = _read_doc(path)
+    doc = read_document(path)
     _need_list(doc, path)
     table = company_table(doc, name)
     name = table["name"]
@@ -268,7 +247,7 @@ def remove_company(path: Path | str, name: str, *, delete_secrets: bool = True,
             "ustawienia tej.", "company", name)
     index = next(i for i, item in enumerate(items) if item is table or item.get("name") == name)
     del items[index]
-    settings = _write_doc(path, doc)
+    settings = write_document(path, doc)
     if delete_secrets:
         for secret in SECRET_NAMES:
             _forget(secrets, secret, name)
@@ -289,23 +268,13 @@ def own_secret(name: str, company: str) -> tuple[str, str]:
     env = os.environ.get(agent_secrets.env_var(name, company))
     if env:
         return env, "env"
-    value = _keyring_get(name, company)
+    value = agent_secrets.keyring_secret(name, company)
     return (value, "keyring") if value else ("", "")
 
 
 def shared_secret_present(name: str) -> bool:
     """Whether the unsuffixed secret (every company's fallback) is set."""
-    return bool(os.environ.get(agent_secrets.env_var(name)) or _keyring_get(name, ""))
-
-
-def _keyring_get(name: str, company: str) -> str:
-    try:
-        import keyring
-
-        return keyring.get_password(agent_secrets.SERVICE, agent_secrets.keyring_name(name, company)) or ""
-    except Exception as exc:  # no usable keyring: nothing to move or show
-        log.warning("OS keyring unavailable (%s)", type(exc).__name__)
-        return ""
+    return bool(os.environ.get(agent_secrets.env_var(name)) or agent_secrets.keyring_secret(name, ""))
 
 
 def _forget(secrets: Any, name: str, company: str) -> None:

@@ -358,14 +358,19 @@ class TrayIcon:
 
     def show(self, state: AutoSyncState, quitting: bool = False) -> None:
         """Show ``state`` (look and tooltip); never raises, never blocks on pystray."""
+        self._wish(state, quitting)
+        with self._lock:
+            self._menu_dirty = True
+        self._request()
+
+    def _wish(self, state: AutoSyncState, quitting: bool) -> None:
+        """Record the look and tooltip ``state`` asks for (drawn on the tray thread)."""
         look = icon_state(state)
         title = tooltip(state, quitting)
         if self.backend == "xorg":
             title = x11_safe_title(title)
         with self._lock:
             self._want_look, self._want_title = look, title
-            self._menu_dirty = True
-        self._request()
 
     def refresh(self) -> None:
         """Show the current state from :attr:`state_provider` (read when the tray thread draws:
@@ -380,13 +385,7 @@ class TrayIcon:
         provider = self.state_provider
         if provider is None:
             return
-        state, quitting = provider()
-        look = icon_state(state)
-        title = tooltip(state, quitting)
-        if self.backend == "xorg":
-            title = x11_safe_title(title)
-        with self._lock:
-            self._want_look, self._want_title = look, title
+        self._wish(*provider())
 
     def update_menu(self) -> None:
         """Rebuild the native menu (checkmarks) on the tray thread."""

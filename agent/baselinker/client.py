@@ -187,21 +187,8 @@ def _never_reached_server(exc: BaseException) -> bool:
     """
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
-    seen: set[int] = set()
-    stack: list[Any] = [exc]
-    while stack:
-        item = stack.pop()
-        if not isinstance(item, BaseException) or id(item) in seen:
-            continue
-        seen.add(id(item))
-        # NewConnectionError and NameResolutionError derive from ConnectTimeoutError.
-        if isinstance(item, urllib3.exceptions.ConnectTimeoutError):
-            return True
-        stack.extend(item.args)
-        stack.append(getattr(item, "reason", None))
-        stack.append(item.__cause__)
-        stack.append(item.__context__)
-    return False
+    # NewConnectionError and NameResolutionError derive from ConnectTimeoutError.
+    return any(isinstance(item, urllib3.exceptions.ConnectTimeoutError) for item in tls.exception_chain(exc))
 
 
 class BaseLinkerClient:

@@ -60,7 +60,9 @@ def new_session(max_retries: int = 0) -> requests.Session:
     return session
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps: args, urllib3's ``reason``, ``__cause__``, ``__context__``
+    (requests wraps urllib3's errors as ``ConnectionError(MaxRetryError(reason=...))``)."""
     seen: set[int] = set()
     out: list[BaseException] = []
     stack: list[Any] = [exc]
@@ -79,7 +81,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def certificate_problem(exc: BaseException) -> str | None:
     """The Polish message for a TLS certificate verification failure in ``exc``'s chain, else None."""
-    chain = _chain(exc)
+    chain = exception_chain(exc)
     verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
     if verify is None:
         text = " ".join(str(e) for e in chain)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import RaksblError, StorageError
+from agent.export.dbkey import company_key, split_key
 from agent.export.states import State
 from agent.paths import _make_dir
 
@@ -99,8 +100,6 @@ class JournalEntry:
     @property
     def company(self) -> str:
         """The company the entry belongs to ("" in a single-company setup; see export.dbkey)."""
-        from agent.export.dbkey import split_key
-
         return split_key(self.database)[0]
 
 
@@ -371,8 +370,9 @@ class Journal:
             conditions.append("state IN ('failed','in_doubt')")
         if company is not None:
             if company:
+                prefix = company_key(company, "")
                 conditions.append("substr(database, 1, ?) = ?")
-                params += [len(company) + 3, f"[{company}] "]
+                params += [len(prefix), prefix]
             else:
                 conditions.append("database NOT LIKE '[%] %'")
         where = ("WHERE " + " AND ".join(conditions)) if conditions else ""

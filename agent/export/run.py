@@ -182,8 +182,8 @@ def run_export(
             summary.api_calls = client.calls
             if own_journal:
                 journal.close()
-        bus.publish(ev.RunFinished(summary))
-        return summary
+    bus.publish(ev.RunFinished(summary))  # outside the context: its listeners name the company themselves
+    return summary
 
 
 def _tokens(views: list[Settings]) -> dict[str, str | None]:
@@ -349,11 +349,8 @@ def _side_by_side(jobs: list, cancel: threading.Event) -> None:
 
 
 def _setup_message(exc: Exception) -> str:
-    text = str(exc)
-    prefix = f"Firma {getattr(exc, 'company', '')}: "
-    if getattr(exc, "company", "") and text.startswith(prefix):
-        text = text[len(prefix):]  # the summary names the company already
-    return f"błąd ustawień: {text}" if isinstance(exc, ConfigError) else text
+    """Why a company could not start, for its summary (which names the company already)."""
+    return f"błąd ustawień: {exc.detail}" if isinstance(exc, ConfigError) else str(exc)
 
 
 # Said after "Przerwano:" (CLI) or alone (tray): never "przerwano" twice.

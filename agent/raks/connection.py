@@ -261,6 +261,21 @@ def set_legacy_binds(conn) -> bool:
     return True
 
 
+def transaction_parameters(*, write: bool, wait: bool = False) -> bytes:
+    """A READ COMMITTED (record version) transaction's parameters: read-only or read-write,
+    NO WAIT on a lock conflict unless ``wait``."""
+    tpb = fdb.TPB()
+    tpb.access_mode = fdb.isc_tpb_write if write else fdb.isc_tpb_read
+    tpb.isolation_level = (fdb.isc_tpb_read_committed, fdb.isc_tpb_rec_version)
+    tpb.lock_resolution = fdb.isc_tpb_wait if wait else fdb.isc_tpb_nowait
+    return tpb.render()
+
+
+def read_only_transaction(conn):
+    """A read-only transaction on ``conn`` (inspect-db, the profile proposal: they never write)."""
+    return conn.trans(default_tpb=transaction_parameters(write=False, wait=True))
+
+
 _FIRST_LOAD = threading.Lock()
 
 

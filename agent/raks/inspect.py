@@ -102,12 +102,9 @@ def inspect_database(conn) -> list[Candidate]:
     Besides names that match, the BLOB columns of a table whose name suggests PDFs (GM_PDF,
     WYDRUKI, ZALACZNIKI) are listed too: that is where the file itself lives.
     """
-    import fdb
+    from agent.raks.connection import read_only_transaction
 
-    tpb = fdb.TPB()
-    tpb.access_mode = fdb.isc_tpb_read
-    tpb.isolation_level = (fdb.isc_tpb_read_committed, fdb.isc_tpb_rec_version)
-    tr = conn.trans(default_tpb=tpb.render())
+    tr = read_only_transaction(conn)
     try:
         cur = tr.cursor()
         cur.execute(_SQL)

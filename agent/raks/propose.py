@@ -512,12 +512,9 @@ def status_roles(names: dict[int, str]) -> dict[str, int]:
 def propose(conn, raks_settings, *, folder: str = "", status: str = "", pdf: str = "", order: str = "") -> Proposal:
     """Examine the database (read only) and propose a profile; ``status``/``pdf``/``order`` force a
     candidate by its label (``--status GM_FS.X``)."""
-    import fdb
+    from agent.raks.connection import read_only_transaction
 
-    tpb = fdb.TPB()
-    tpb.access_mode = fdb.isc_tpb_read
-    tpb.isolation_level = (fdb.isc_tpb_read_committed, fdb.isc_tpb_rec_version)
-    tr = conn.trans(default_tpb=tpb.render())
+    tr = read_only_transaction(conn)
     try:
         cur = tr.cursor()
         r = _Reader(cur)

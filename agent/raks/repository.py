@@ -37,6 +37,7 @@ from agent.raks.connection import (
     is_lock_conflict,
     lost_connection_error,
     open_connection,
+    transaction_parameters,
 )
 from agent.raks.errors import DatabaseReadOnly, ProfileError, RaksConnectionError, RowLocked
 from agent.raks.identity import identity_key
@@ -88,16 +89,8 @@ def _params(statement: str, **values: Any) -> tuple:
     return tuple(values[p] for p in _profile.SPECS[statement].params)
 
 
-def _tpb(*, write: bool, wait: bool = False) -> bytes:
-    tpb = fdb.TPB()
-    tpb.access_mode = fdb.isc_tpb_write if write else fdb.isc_tpb_read
-    tpb.isolation_level = (fdb.isc_tpb_read_committed, fdb.isc_tpb_rec_version)
-    tpb.lock_resolution = fdb.isc_tpb_wait if wait else fdb.isc_tpb_nowait
-    return tpb.render()
-
-
-_READ_TPB = _tpb(write=False)
-_CLAIM_TPB = _tpb(write=True)
+_READ_TPB = transaction_parameters(write=False)
+_CLAIM_TPB = transaction_parameters(write=True)
 
 _LOCKED_MESSAGE = (
     "Dokument {number} jest otwarty/zablokowany w RaksSQL (edytuje go użytkownik albo wysyła "

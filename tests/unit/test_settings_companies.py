@@ -155,7 +155,7 @@ def test_rename_moves_the_keyring_secrets_and_keeps_the_file(two, kr):
 
 
 def test_rename_that_cannot_write_the_file_keeps_the_old_secrets(two, kr, monkeypatch):
-    import agent.settings_companies as sc
+    import agent.settings as settings_module  # the one atomic writer every settings edit uses
 
     secrets.set_secret(secrets.BASELINKER_TOKEN, "token-a", "sklep-a")
     before = two.read_bytes()
@@ -163,7 +163,7 @@ def test_rename_that_cannot_write_the_file_keeps_the_old_secrets(two, kr, monkey
     def disk_full(path, text):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(sc, "_atomic_write", disk_full)
+    monkeypatch.setattr(settings_module, "_atomic_write", disk_full)
     with pytest.raises(OSError):
         rename_company(two, "sklep-a", "hurt")
     assert two.read_bytes() == before

@@ -166,10 +166,7 @@ def field_for_key(key: str | None) -> str:
 
 def short_message(exc: ConfigError) -> str:
     """``"Ustawienie sync.x: najmniej 10 sekund."`` → ``"Najmniej 10 sekund."`` (the field says which)."""
-    text = str(exc)
-    company = getattr(exc, "company", "")
-    if company and text.startswith(f"Firma {company}: "):
-        text = text[len(f"Firma {company}: "):]  # the list of companies shows which one
+    text = exc.detail  # the list of companies shows which one
     prefix = f"Ustawienie {exc.key}: "
     if exc.key and text.startswith(prefix):
         text = text[len(prefix):]
